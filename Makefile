@@ -1,0 +1,75 @@
+# payjs-close: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := $(CURDIR)/.bin
+RIE_VERSION  := v0.0.0-20261030222936-bef5c4ba774d
+LINT_VERSION := v2.15.0
+RIE       := $(BIN)/aws-lambda-rie
+LINT      := $(BIN)/golangci-lint
+LDFLAGS   := -s -w
+GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)"
+FUZZTIME  ?= 5m
+EVENT     ?= events/direct.json
+export PAYJS_RIE := $(RIE)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the function locally on http://127.0.0.1:3000 against the PAYJS simulator (no AWS, no Docker)
+	$(GO) run ./cmd/local
+
+.PHONY: invoke
+invoke: $(RIE) ## send EVENT=events/<file>.json through the real bootstrap under the Lambda emulator
+	$(GO) run ./cmd/local -invoke $(EVENT)
+
+.PHONY: test
+test: tools vet lint ## vet, lint, unit, integration (moto), cfn-lint and end-to-end (emulator) tests
+	$(GO) test -race -count=1 ./...
+
+.PHONY: vet
+vet: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: $(LINT) ## golangci-lint (pinned) with .golangci.yml
+	$(LINT) run ./...
+
+.PHONY: tools
+tools: $(RIE) $(LINT) ## install the pinned Lambda emulator and linter into .bin/
+
+$(RIE):
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+$(LINT):
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 5m)
+	$(GO) test ./payjs -run '^$$' -fuzz '^FuzzSign$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./payjs -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./handler -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
+
+.PHONY: bench
+bench: $(RIE) ## Go benchmarks, then cold/warm starts under the emulator beside a minimal Go Lambda
+	$(GO) test ./payjs ./handler -run '^$$' -bench . -benchmem -count 5
+	$(GO) run ./cmd/bench
+
+# SAM's makefile builder calls build-<LogicalId> with ARTIFACTS_DIR set.
+.PHONY: build-CloseOrderFunction
+build-CloseOrderFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/closeorder
+
+.PHONY: build
+build: ## build the linux/arm64 bootstrap into .build/ as SAM would
+	$(MAKE) build-CloseOrderFunction ARTIFACTS_DIR=$(CURDIR)/.build
+
+.PHONY: clean
+clean:
+	rm -rf .build .aws-sam

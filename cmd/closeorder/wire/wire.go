@@ -1,0 +1,104 @@
+// Package wire builds the payjs-close handler from the environment: the
+// configuration, the Secrets Manager key store, the shared PAYJS HTTP
+// client and the observer. Init work that waits on the network (the
+// secret fetch, and the PAYJS connection warm-up) runs concurrently, so a
+// cold start costs the slower of the two, not their sum.
+package wire
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/secret"
+	"github.com/payjs-close/payjs-close/payjs"
+)
+
+// Init work is bounded so that a slow dependency cannot eat Lambda's
+// 10 s init phase: what is not ready by then is retried on first use.
+const (
+	secretInitTimeout = 4 * time.Second
+	warmTimeout       = 2 * time.Second
+)
+
+// Build reads the configuration through getenv and returns the handler,
+// with its logs and metrics going to stdout. Only a bad configuration is
+// an error; a key that cannot be loaded yet is not (requests answer
+// config_unavailable and the next one tries again).
+func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*handler.Handler, error) {
+	start := time.Now()
+	cfg, err := handler.LoadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := handler.NewLogger(stdout, cfg.LogLevel)
+	obs := handler.NewObserver(log, stdout)
+
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store := secret.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID,
+		secret.WithTTL(cfg.SecretTTL),
+		secret.WithLogger(log),
+		secret.WithOnLoad(obs.SecretLoaded),
+	)
+	hc := payjs.NewHTTPClient()
+
+	var wg sync.WaitGroup
+	var keyErr, warmErr error
+	var keyTime, warmTime time.Duration
+	wg.Go(func() {
+		t := time.Now()
+		c, cancel := context.WithTimeout(ctx, secretInitTimeout)
+		defer cancel()
+		_, keyErr = store.Get(c)
+		keyTime = time.Since(t)
+	})
+	wg.Go(func() {
+		t := time.Now()
+		c, cancel := context.WithTimeout(ctx, warmTimeout)
+		defer cancel()
+		warmErr = payjs.Warm(c, hc, cfg.BaseURL)
+		warmTime = time.Since(t)
+	})
+	wg.Wait()
+
+	attrs := []slog.Attr{
+		slog.Bool("key_loaded", keyErr == nil),
+		slog.Float64("key_ms", ms(keyTime)),
+		slog.Bool("payjs_warm", warmErr == nil),
+		slog.Float64("warm_ms", ms(warmTime)),
+		slog.Float64("init_ms", ms(time.Since(start))),
+	}
+	level := slog.LevelInfo
+	if keyErr != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("key_error", keyErr.Error()))
+	}
+	if warmErr != nil {
+		attrs = append(attrs, slog.String("warm_error", warmErr.Error()))
+	}
+	log.LogAttrs(ctx, level, "init", attrs...)
+
+	return handler.New(handler.Deps{
+		Keys: store,
+		NewCloser: func(key string) (handler.Closer, error) {
+			return payjs.NewClient(key,
+				payjs.WithBaseURL(cfg.BaseURL),
+				payjs.WithHTTPClient(hc),
+				payjs.WithTimeout(cfg.Timeout),
+				payjs.WithRequireSignature(cfg.RequireSignature),
+			)
+		},
+		Obs:            obs,
+		SQSConcurrency: cfg.SQSConcurrency,
+	}), nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,110 @@
+package handler
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payjs-close/payjs-close/payjs"
+)
+
+// Config is the function's configuration, read once at init from the
+// environment. See DESIGN.md and the README for the variables.
+type Config struct {
+	// SecretID names the Secrets Manager secret holding the key(s).
+	SecretID string
+	// BaseURL is the PAYJS endpoint base.
+	BaseURL string
+	// Timeout is the budget of one close, retries included.
+	Timeout time.Duration
+	// SecretTTL is how long a loaded key is used before it is refreshed;
+	// 0 means never refresh.
+	SecretTTL time.Duration
+	// RequireSignature makes an unsigned PAYJS success a bad response.
+	RequireSignature bool
+	// LogLevel is the minimum level logged.
+	LogLevel slog.Level
+	// SQSConcurrency bounds the closes of one SQS batch run at once.
+	SQSConcurrency int
+}
+
+// ConfigError names the environment variable whose value is wrong.
+type ConfigError struct {
+	Var    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "config: " + e.Var + ": " + e.Reason }
+
+// LoadConfig reads and validates the configuration through getenv
+// (os.Getenv in production; a map in tests). The first bad value is
+// returned as a *ConfigError naming its variable.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		BaseURL:        payjs.DefaultBaseURL,
+		Timeout:        payjs.DefaultTimeout,
+		SecretTTL:      5 * time.Minute,
+		LogLevel:       slog.LevelInfo,
+		SQSConcurrency: 10,
+	}
+	c.SecretID = strings.TrimSpace(getenv("PAYJS_SECRET_ID"))
+	if c.SecretID == "" {
+		return c, &ConfigError{"PAYJS_SECRET_ID", "is required: the name or ARN of the secret holding the PAYJS key"}
+	}
+	if v := getenv("PAYJS_BASE_URL"); v != "" {
+		if err := payjs.CheckBaseURL(v); err != nil {
+			return c, &ConfigError{"PAYJS_BASE_URL", "must be https:// (http:// only on loopback), without query or credentials"}
+		}
+		c.BaseURL = strings.TrimRight(v, "/")
+	}
+	var err error
+	if c.Timeout, err = duration(getenv, "PAYJS_TIMEOUT", c.Timeout, false); err != nil {
+		return c, err
+	}
+	if c.SecretTTL, err = duration(getenv, "PAYJS_SECRET_TTL", c.SecretTTL, true); err != nil {
+		return c, err
+	}
+	if v := getenv("PAYJS_REQUIRE_SIGNATURE"); v != "" {
+		if c.RequireSignature, err = strconv.ParseBool(v); err != nil {
+			return c, &ConfigError{"PAYJS_REQUIRE_SIGNATURE", fmt.Sprintf("%q is not true or false", v)}
+		}
+	}
+	for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
+		if v := getenv(name); v != "" {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return c, &ConfigError{name, fmt.Sprintf("%q is not one of DEBUG, INFO, WARN, ERROR", v)}
+			}
+			break
+		}
+	}
+	if v := getenv("PAYJS_SQS_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return c, &ConfigError{"PAYJS_SQS_CONCURRENCY", fmt.Sprintf("%q is not a whole number from 1 to 100", v)}
+		}
+		c.SQSConcurrency = n
+	}
+	return c, nil
+}
+
+func duration(getenv func(string) string, name string, def time.Duration, zeroOK bool) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	if v == "0" && zeroOK {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return def, &ConfigError{name, fmt.Sprintf("%q is not a duration such as 5s or 5m", v)}
+	case d < 0 || (d == 0 && !zeroOK):
+		return def, &ConfigError{name, fmt.Sprintf("%q must be positive", v)}
+	case name == "PAYJS_TIMEOUT" && d > 15*time.Minute:
+		return def, &ConfigError{name, fmt.Sprintf("%q is longer than any Lambda invocation", v)}
+	}
+	return d, nil
+}
