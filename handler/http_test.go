@@ -120,7 +120,7 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 		closedID string // the id PAYJS is asked to close; "" = no call
 	}{
 		{"path id closes", []func(map[string]any){setPathID(order1)}, 200, "", order1},
-		{"close route with JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"` + order2 + `"}`, "application/json", false)}, 200, "", order2},
+		{"close route with JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json", false)}, 200, "", order2},
 		{"close route with form body", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order2+"&mchid="+testMchID, "application/x-www-form-urlencoded", false)}, 200, "", order2},
 		{"base64 JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json; charset=utf-8", true)}, 200, "", order2},
 		{"path id with the same body id", []func(map[string]any){setPathID(order1), setBody(`{"payjs_order_id":"`+order1+`"}`, "application/json", false)}, 200, "", order1},
@@ -134,7 +134,7 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 		{"body without content type", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "", false)}, 415, CodeUnsupportedMediaType, ""},
 		{"latin-1 charset", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json; charset=latin1", false)}, 415, CodeUnsupportedMediaType, ""},
 		{"malformed JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"JSON array body", []func(map[string]any){setPath("/close"), setBody(`["` + order2 + `"]`, "application/json", false)}, 400, CodeInvalidRequest, ""},
+		{"JSON array body", []func(map[string]any){setPath("/close"), setBody(`["`+order2+`"]`, "application/json", false)}, 400, CodeInvalidRequest, ""},
 		{"numeric id", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":12345}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
 		{"invalid base64", []func(map[string]any){setPath("/close"), setBody("%%%", "application/json", false), func(m map[string]any) { m["isBase64Encoded"] = true }}, 400, CodeInvalidRequest, ""},
 		{"missing id", []func(map[string]any){setPath("/close"), setBody(`{}`, "application/json", false)}, 400, CodeInvalidRequest, ""},

@@ -1,0 +1,81 @@
+package handler
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(env("PAYJS_SECRET_ID", "payjs-close"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{SecretID: "payjs-close", BaseURL: "https://payjs.cn", Timeout: 5 * time.Second,
+		SecretTTL: 5 * time.Minute, LogLevel: slog.LevelInfo, SQSConcurrency: 10}
+	if c != want {
+		t.Errorf("defaults = %+v, want %+v", c, want)
+	}
+}
+
+func TestLoadConfigReadsEveryVariable(t *testing.T) {
+	c, err := LoadConfig(env(
+		"PAYJS_SECRET_ID", "arn:aws:secretsmanager:us-east-1:123456789012:secret:payjs-AbCdEf",
+		"PAYJS_BASE_URL", "http://127.0.0.1:8086/",
+		"PAYJS_TIMEOUT", "1500ms",
+		"PAYJS_SECRET_TTL", "0",
+		"PAYJS_REQUIRE_SIGNATURE", "true",
+		"AWS_LAMBDA_LOG_LEVEL", "DEBUG",
+		"LOG_LEVEL", "ERROR",
+		"PAYJS_SQS_CONCURRENCY", "4",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "http://127.0.0.1:8086" || c.Timeout != 1500*time.Millisecond || c.SecretTTL != 0 ||
+		!c.RequireSignature || c.LogLevel != slog.LevelDebug || c.SQSConcurrency != 4 {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestLoadConfigNamesTheBadVariable(t *testing.T) {
+	cases := []struct {
+		env []string
+		bad string
+	}{
+		{nil, "PAYJS_SECRET_ID"},
+		{[]string{"PAYJS_BASE_URL", "http://payjs.cn"}, "PAYJS_BASE_URL"},
+		{[]string{"PAYJS_BASE_URL", "ftp://127.0.0.1"}, "PAYJS_BASE_URL"},
+		{[]string{"PAYJS_BASE_URL", "https://user:pw@payjs.cn"}, "PAYJS_BASE_URL"},
+		{[]string{"PAYJS_TIMEOUT", "5"}, "PAYJS_TIMEOUT"},
+		{[]string{"PAYJS_TIMEOUT", "0s"}, "PAYJS_TIMEOUT"},
+		{[]string{"PAYJS_TIMEOUT", "-1s"}, "PAYJS_TIMEOUT"},
+		{[]string{"PAYJS_TIMEOUT", "1h"}, "PAYJS_TIMEOUT"},
+		{[]string{"PAYJS_SECRET_TTL", "forever"}, "PAYJS_SECRET_TTL"},
+		{[]string{"PAYJS_REQUIRE_SIGNATURE", "yes please"}, "PAYJS_REQUIRE_SIGNATURE"},
+		{[]string{"AWS_LAMBDA_LOG_LEVEL", "LOUD"}, "AWS_LAMBDA_LOG_LEVEL"},
+		{[]string{"LOG_LEVEL", "trace"}, "LOG_LEVEL"},
+		{[]string{"PAYJS_SQS_CONCURRENCY", "0"}, "PAYJS_SQS_CONCURRENCY"},
+	}
+	for _, tc := range cases {
+		kv := tc.env
+		if tc.bad != "PAYJS_SECRET_ID" {
+			kv = append([]string{"PAYJS_SECRET_ID", "s"}, kv...)
+		}
+		_, err := LoadConfig(env(kv...))
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Var != tc.bad || !strings.Contains(err.Error(), tc.bad) {
+			t.Errorf("%v: err = %v, want one naming %s", tc.env, err, tc.bad)
+		}
+	}
+}

@@ -1,0 +1,504 @@
+// Package mototest runs a Secrets Manager look-alike for tests, in the
+// spirit of net/http/httptest: [Start] launches moto
+// (python3 -m moto.server) on a free loopback port behind a small front
+// server of this package, and the test's cleanup stops both.
+//
+// The front server is what [Server.URL] points at. It stays at the same
+// address across [Server.Stop] and [Server.Restart], counts the requests
+// per operation ([Server.Calls]), and can answer with injected faults
+// ([Server.Fail]) such as throttling or AccessDenied in the exact wire
+// format of AWS, so that the real SDK parses them. Because all of this
+// happens server-side, it works just as well for a function running in
+// another process (pointed at [Server.URL] through [Server.Env]).
+//
+//	srv := mototest.Start(t)
+//	srv.CreateSecret(t, "payjs-close/local", `{"mchid":"1528140051","key":"..."}`)
+//	client := srv.Client(t) // or secretsmanager.NewFromConfig(mototest.Config(t, srv.URL))
+//	...
+//	if n := srv.Calls("GetSecretValue"); n != 1 { ... }
+//
+// moto must be installed for python3 (pip install 'moto[server]'); the
+// interpreter can be chosen with MOTOTEST_PYTHON. A missing interpreter or
+// moto fails the test with an install hint; it is never skipped.
+package mototest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Region and credentials of every [Config] and of [Server.Env].
+const (
+	Region          = "us-east-1"
+	AccessKeyID     = "testing"
+	SecretAccessKey = "testing"
+)
+
+// PythonEnv names the environment variable that, when set, is the Python
+// interpreter to run moto with, instead of python3 from PATH.
+const PythonEnv = "MOTOTEST_PYTHON"
+
+// StartTimeout bounds how long [Start] and [Server.Restart] wait for moto to
+// answer.
+const StartTimeout = 30 * time.Second
+
+const installHint = "install moto for it with: pip install 'moto[server]' (or set " + PythonEnv + " to an interpreter that has it)"
+
+// Server is a running moto Secrets Manager behind a counting, fault
+// injecting front server. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the endpoint to give the SDK, e.g. "http://127.0.0.1:41234".
+	// It does not change across Stop and Restart.
+	URL string
+
+	python    string
+	frontAddr string
+	transport *http.Transport
+
+	mu      sync.Mutex
+	front   *http.Server // nil while stopped
+	moto    *process     // nil while stopped
+	motoURL *url.URL
+	secrets []known // created through the Server, in order, with their current values
+	calls   map[string]int
+	faults  map[string]*Fault
+}
+
+// known is a secret the Server created, re-created by Restart.
+type known struct {
+	name, value string
+}
+
+// Start launches moto and the front server, and registers their shutdown
+// with tb.Cleanup. It fails the test when python3 or moto is missing or
+// moto does not answer within [StartTimeout].
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	python := findPython(tb)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("mototest: listen on loopback: %v", err)
+	}
+	s := &Server{
+		URL:       "http://" + ln.Addr().String(),
+		python:    python,
+		frontAddr: ln.Addr().String(),
+		transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16},
+		calls:     make(map[string]int),
+		faults:    make(map[string]*Fault),
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			if p := s.current(); p != nil {
+				tb.Logf("mototest: moto output (last lines):\n%s", p.out.String())
+			}
+		}
+		s.Close()
+	})
+	p, err := launch(python)
+	if err != nil {
+		ln.Close()
+		tb.Fatalf("mototest: %v", err)
+	}
+	s.mu.Lock()
+	s.moto, s.motoURL = p, p.url
+	s.front = s.serve(ln)
+	s.mu.Unlock()
+	return s
+}
+
+// findPython returns the interpreter to run moto with.
+func findPython(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv(PythonEnv); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		tb.Fatalf("mototest: python3 not found in PATH (%v): install Python 3, then %s", err, installHint)
+	}
+	return p
+}
+
+func (s *Server) current() *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.moto
+}
+
+func (s *Server) serve(ln net.Listener) *http.Server {
+	srv := &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Stop
+	return srv
+}
+
+// handle counts the request, answers an injected fault, or forwards the
+// request to moto unchanged.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	op := operation(r)
+	s.mu.Lock()
+	s.calls[op]++
+	var fault Fault
+	if f := s.faults[op]; f != nil {
+		fault = *f
+		if f.Times > 0 {
+			if f.Times--; f.Times == 0 {
+				delete(s.faults, op)
+			}
+		}
+	}
+	target := s.motoURL
+	s.mu.Unlock()
+
+	if fault.Delay > 0 {
+		t := time.NewTimer(fault.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if fault.Status != 0 {
+		writeFault(w, fault)
+		return
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // forward the request exactly as signed
+		},
+		Transport: s.transport,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeFault(w, Fault{Status: http.StatusBadGateway, Code: "InternalServiceError", Message: "mototest: moto unreachable: " + err.Error()})
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// operation returns the Secrets Manager operation of a request, e.g.
+// "GetSecretValue" for X-Amz-Target "secretsmanager.GetSecretValue", or
+// the whole header when it has no "secretsmanager." prefix.
+func operation(r *http.Request) string {
+	target := r.Header.Get("X-Amz-Target")
+	if op, ok := strings.CutPrefix(target, "secretsmanager."); ok {
+		return op
+	}
+	return target
+}
+
+// Calls returns how many requests for the operation op (e.g.
+// "GetSecretValue") reached the server since Start or ResetCalls,
+// including those answered with an injected fault; requests made while the
+// server was stopped never reached it. The Server's own CreateSecret,
+// PutSecretValue and DeleteSecret calls are not counted.
+func (s *Server) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
+}
+
+// ResetCalls sets every count of [Server.Calls] to zero.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.calls)
+}
+
+// Fault is an answer the front server gives instead of forwarding a
+// request to moto.
+type Fault struct {
+	// Status is the HTTP status of the error answer. 0 forwards the request
+	// to moto (after Delay).
+	Status int
+	// Code is the AWS error code, sent as X-Amzn-ErrorType and "__type",
+	// e.g. "ThrottlingException".
+	Code string
+	// Message is the error message.
+	Message string
+	// Delay is how long to wait before answering; the wait ends early when
+	// the client gives up.
+	Delay time.Duration
+	// Times is how many requests the fault applies to; 0 means every
+	// request until ClearFaults.
+	Times int
+}
+
+// Throttled is the answer of a throttled Secrets Manager call.
+func Throttled() Fault {
+	return Fault{Status: http.StatusBadRequest, Code: "ThrottlingException", Message: "Rate exceeded"}
+}
+
+// AccessDenied is the answer to a role that may not read the secret.
+func AccessDenied() Fault {
+	return Fault{Status: http.StatusBadRequest, Code: "AccessDeniedException",
+		Message: "User: arn:aws:sts::123456789012:assumed-role/payjs-close/fn is not authorized to perform: " +
+			"secretsmanager:GetSecretValue because no identity-based policy allows the secretsmanager:GetSecretValue action"}
+}
+
+// InternalError is Secrets Manager failing on its side (HTTP 500).
+func InternalError() Fault {
+	return Fault{Status: http.StatusInternalServerError, Code: "InternalServiceError", Message: "An error occurred on the server side."}
+}
+
+// Slow forwards requests to moto after d.
+func Slow(d time.Duration) Fault {
+	return Fault{Delay: d}
+}
+
+// Fail makes the server answer requests for the operation op (e.g.
+// "GetSecretValue") with f, replacing any fault set for op before.
+func (s *Server) Fail(op string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[op] = &f
+}
+
+// ClearFaults removes every fault set with Fail.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+}
+
+// writeFault answers as an AWS JSON 1.1 service does.
+func writeFault(w http.ResponseWriter, f Fault) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", f.Code)
+	w.Header().Set("X-Amzn-RequestId", "mototest-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	w.WriteHeader(f.Status)
+	json.NewEncoder(w).Encode(map[string]string{"__type": f.Code, "message": f.Message}) //nolint:errcheck // the client may be gone
+}
+
+// Stop makes Secrets Manager unreachable: moto is killed and the front
+// server stops listening, so that clients get "connection refused". moto's
+// state is lost; Restart re-creates the secrets made through the Server.
+// Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	front, moto := s.front, s.moto
+	s.front, s.moto = nil, nil
+	s.mu.Unlock()
+	if front != nil {
+		front.Close()
+	}
+	if moto != nil {
+		moto.kill()
+	}
+	s.transport.CloseIdleConnections()
+}
+
+// Restart stops the server if it runs, starts a fresh moto, re-creates the
+// secrets made through CreateSecret with their latest values (their ARNs
+// change), and listens again at URL. Counts and faults are kept.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop()
+	p, err := launch(s.python)
+	if err != nil {
+		tb.Fatalf("mototest: restart: %v", err)
+	}
+	s.mu.Lock()
+	s.moto, s.motoURL = p, p.url
+	secrets := append([]known(nil), s.secrets...)
+	s.mu.Unlock()
+	admin := s.admin(tb)
+	for _, k := range secrets {
+		if _, err := admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+			Name: aws.String(k.name), SecretString: aws.String(k.value),
+		}); err != nil {
+			tb.Fatalf("mototest: restart: re-create secret %q: %v", k.name, err)
+		}
+	}
+	ln, err := listenAgain(s.frontAddr)
+	if err != nil {
+		tb.Fatalf("mototest: restart: %v", err)
+	}
+	s.mu.Lock()
+	s.front = s.serve(ln)
+	s.mu.Unlock()
+}
+
+// listenAgain listens at addr, which was free a moment ago; another
+// process may briefly hold it, hence the few retries.
+func listenAgain(addr string) (net.Listener, error) {
+	var err error
+	for range 50 {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			return ln, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("listen again at %s: %w", addr, err)
+}
+
+// Close stops the server for good; tb.Cleanup calls it.
+func (s *Server) Close() {
+	s.Stop()
+}
+
+// Reset empties moto (POST /moto-api/reset) and forgets the secrets,
+// counts and faults of the Server.
+func (s *Server) Reset(tb testing.TB) {
+	tb.Helper()
+	base := s.motoBase(tb)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, base.JoinPath("moto-api", "reset").String(), nil)
+	if err != nil {
+		tb.Fatalf("mototest: reset: %v", err)
+	}
+	resp, err := s.transport.RoundTrip(req)
+	if err != nil {
+		tb.Fatalf("mototest: reset: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("mototest: reset: HTTP %d", resp.StatusCode)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = nil
+	clear(s.calls)
+	clear(s.faults)
+}
+
+// motoBase returns moto's own URL, failing the test while stopped.
+func (s *Server) motoBase(tb testing.TB) *url.URL {
+	tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.moto == nil {
+		tb.Fatalf("mototest: the server is stopped; call Restart first")
+	}
+	return s.motoURL
+}
+
+// admin returns a client that talks to moto directly, bypassing counts and
+// faults.
+func (s *Server) admin(tb testing.TB) *secretsmanager.Client {
+	tb.Helper()
+	return secretsmanager.NewFromConfig(Config(tb, s.motoBase(tb).String()))
+}
+
+// CreateSecret creates a secret with a SecretString and returns its ARN.
+func (s *Server) CreateSecret(tb testing.TB, name, value string) (arn string) {
+	tb.Helper()
+	out, err := s.admin(tb).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(name), SecretString: aws.String(value),
+	})
+	if err != nil {
+		tb.Fatalf("mototest: create secret %q: %v", name, err)
+	}
+	s.mu.Lock()
+	s.secrets = append(s.secrets, known{name, value})
+	s.mu.Unlock()
+	return aws.ToString(out.ARN)
+}
+
+// PutSecretValue stores a new current version of a secret, as a rotation
+// does.
+func (s *Server) PutSecretValue(tb testing.TB, name, value string) {
+	tb.Helper()
+	if _, err := s.admin(tb).PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(name), SecretString: aws.String(value),
+	}); err != nil {
+		tb.Fatalf("mototest: put secret value %q: %v", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.secrets {
+		if s.secrets[i].name == name {
+			s.secrets[i].value = value
+		}
+	}
+}
+
+// DeleteSecret deletes a secret at once, without a recovery window.
+func (s *Server) DeleteSecret(tb testing.TB, name string) {
+	tb.Helper()
+	if _, err := s.admin(tb).DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
+		SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true),
+	}); err != nil {
+		tb.Fatalf("mototest: delete secret %q: %v", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = slicesDeleteName(s.secrets, name)
+}
+
+func slicesDeleteName(ks []known, name string) []known {
+	out := ks[:0]
+	for _, k := range ks {
+		if k.name != name {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Client returns a real Secrets Manager client for the server: [Config]
+// with URL as its endpoint, adjusted by optFns.
+func (s *Server) Client(tb testing.TB, optFns ...func(*secretsmanager.Options)) *secretsmanager.Client {
+	tb.Helper()
+	return secretsmanager.NewFromConfig(Config(tb, s.URL), optFns...)
+}
+
+// Env returns the environment a process needs to reach the server with the
+// SDK's own configuration (config.LoadDefaultConfig):
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_REGION, AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_EC2_METADATA_DISABLED, and, so that a
+// developer's own AWS setup cannot interfere, an empty AWS_SESSION_TOKEN and
+// AWS_PROFILE and the null device as AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE. Use it for a child process's Env, a getenv
+// function, or tb.Setenv (not in parallel tests).
+func (s *Server) Env() map[string]string {
+	return map[string]string{
+		"AWS_PROFILE":                      "",
+		"AWS_CONFIG_FILE":                  os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE":      os.DevNull,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.URL,
+		"AWS_REGION":                       Region,
+		"AWS_ACCESS_KEY_ID":                AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":            SecretAccessKey,
+		"AWS_SESSION_TOKEN":                "",
+		"AWS_EC2_METADATA_DISABLED":        "true",
+	}
+}
+
+// Config returns an SDK configuration for a Secrets Manager look-alike at
+// endpoint: region us-east-1, static credentials testing/testing, and
+// BaseEndpoint. It is built without reading the environment or the shared
+// config files, so it reaches endpoint whatever AWS_* variables (including
+// AWS_ENDPOINT_URL_SECRETS_MANAGER) are set. Retries are the SDK's default.
+func Config(tb testing.TB, endpoint string) aws.Config {
+	tb.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		tb.Fatalf("mototest: endpoint %q is not an absolute URL", endpoint)
+	}
+	return aws.Config{
+		Region:       Region,
+		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")),
+		BaseEndpoint: aws.String(endpoint),
+	}
+}
+
+// errStartTimeout is wrapped by launch when moto does not answer in time.
+var errStartTimeout = errors.New("moto did not answer in time")
