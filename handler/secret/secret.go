@@ -59,11 +59,11 @@ func (m Merchant) GoString() string {
 func (m Merchant) Format(f fmt.State, verb rune) {
 	switch {
 	case verb == 'v' && f.Flag('#'):
-		io.WriteString(f, m.GoString())
+		_, _ = io.WriteString(f, m.GoString())
 	case verb == 'v' && f.Flag('+'):
-		io.WriteString(f, "{MchID:"+m.MchID+" Key:"+redacted+"}")
+		_, _ = io.WriteString(f, "{MchID:"+m.MchID+" Key:"+redacted+"}")
 	default:
-		fmt.Fprintf(f, fmt.FormatString(f, verb), m.String())
+		_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), m.String())
 	}
 }
 
@@ -144,10 +144,10 @@ func (s *Set) GoString() string { return s.String() }
 // Format prints the set's mchids whatever the verb; keys are never shown.
 func (s *Set) Format(f fmt.State, verb rune) {
 	if verb == 'v' {
-		io.WriteString(f, s.String())
+		_, _ = io.WriteString(f, s.String())
 		return
 	}
-	fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
+	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
 }
 
 // LogValue makes slog log the number of merchants and their mchids.
@@ -184,6 +184,7 @@ type MalformedError struct {
 	Err error
 }
 
+// Error returns "secret: malformed: FIELD: PROBLEM".
 func (e *MalformedError) Error() string {
 	if e.Field == "" {
 		return "secret: malformed: " + e.Problem
@@ -202,7 +203,7 @@ func ValidMchID(mchid string) bool {
 	}
 	for i := 0; i < len(mchid); i++ {
 		c := mchid[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
 			return false
 		}
 	}

@@ -75,6 +75,7 @@ type LoadError struct {
 	Err error
 }
 
+// Error returns `secret "ID": REASON: CAUSE`.
 func (e *LoadError) Error() string {
 	return fmt.Sprintf("secret %q: %s: %v", e.SecretID, strings.ReplaceAll(string(e.Reason), "_", " "), e.Err)
 }
@@ -241,7 +242,7 @@ func (s *Store) Get(ctx context.Context) (*Set, error) {
 	landed := false
 	defer func() {
 		if !landed { // the API panicked: release the waiters, let the panic go on
-			s.land(f, stale, nil, &LoadError{SecretID: s.id, Reason: ReasonUnreachable, Err: errors.New("load panicked")})
+			_, _ = s.land(f, stale, nil, &LoadError{SecretID: s.id, Reason: ReasonUnreachable, Err: errors.New("load panicked")})
 		}
 	}()
 	fresh, err := s.fetch(ctx, stale)

@@ -361,9 +361,9 @@ func TestStoreRefreshRetryNeverBeyondTTL(t *testing.T) {
 	}
 	api.set(fail(errors.New("down")))
 	clk.Advance(10 * time.Second)
-	s.Get(context.Background()) // fails, stale kept
+	_, _ = s.Get(context.Background()) // fails, stale kept
 	clk.Advance(10 * time.Second)
-	s.Get(context.Background())
+	_, _ = s.Get(context.Background())
 	if n := api.Calls(); n != 3 {
 		t.Errorf("calls = %d, want 3: a retry one TTL after the failed refresh", n)
 	}
@@ -527,7 +527,7 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 		go func() {
 			defer close(done)
 			defer func() { recovered = recover() }()
-			s.Get(context.Background())
+			_, _ = s.Get(context.Background())
 		}()
 		synctest.Wait()
 		waited := make(chan error)

@@ -92,7 +92,7 @@ type known struct {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	python := findPython(tb)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listen("127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("mototest: listen on loopback: %v", err)
 	}
@@ -114,7 +114,7 @@ func Start(tb testing.TB) *Server {
 	})
 	p, err := launch(python)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		tb.Fatalf("mototest: %v", err)
 	}
 	s.mu.Lock()
@@ -145,7 +145,7 @@ func (s *Server) current() *process {
 
 func (s *Server) serve(ln net.Listener) *http.Server {
 	srv := &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on Stop
+	go func() { _ = srv.Serve(ln) }() // http.ErrServerClosed on Stop
 	return srv
 }
 
@@ -284,7 +284,7 @@ func writeFault(w http.ResponseWriter, f Fault) {
 	w.Header().Set("X-Amzn-ErrorType", f.Code)
 	w.Header().Set("X-Amzn-RequestId", "mototest-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	w.WriteHeader(f.Status)
-	json.NewEncoder(w).Encode(map[string]string{"__type": f.Code, "message": f.Message}) //nolint:errcheck // the client may be gone
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": f.Code, "message": f.Message}) // the client may be gone
 }
 
 // Stop makes Secrets Manager unreachable: moto is killed and the front
@@ -297,7 +297,7 @@ func (s *Server) Stop() {
 	s.front, s.moto = nil, nil
 	s.mu.Unlock()
 	if front != nil {
-		front.Close()
+		_ = front.Close()
 	}
 	if moto != nil {
 		moto.kill()
@@ -342,7 +342,7 @@ func listenAgain(addr string) (net.Listener, error) {
 	var err error
 	for range 50 {
 		var ln net.Listener
-		if ln, err = net.Listen("tcp", addr); err == nil {
+		if ln, err = listen(addr); err == nil {
 			return ln, nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -368,7 +368,7 @@ func (s *Server) Reset(tb testing.TB) {
 	if err != nil {
 		tb.Fatalf("mototest: reset: %v", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		tb.Fatalf("mototest: reset: HTTP %d", resp.StatusCode)
 	}
@@ -466,8 +466,9 @@ func (s *Server) Client(tb testing.TB, optFns ...func(*secretsmanager.Options)) 
 // AWS_SECRET_ACCESS_KEY, AWS_EC2_METADATA_DISABLED, and, so that a
 // developer's own AWS setup cannot interfere, an empty AWS_SESSION_TOKEN and
 // AWS_PROFILE and the null device as AWS_CONFIG_FILE and
-// AWS_SHARED_CREDENTIALS_FILE. Use it for a child process's Env, a getenv
-// function, or tb.Setenv (not in parallel tests).
+// AWS_SHARED_CREDENTIALS_FILE. It is meant for processes using the Go SDK
+// (botocore refuses an empty AWS_PROFILE). Use it for a child process's
+// Env, a getenv function, or tb.Setenv (not in parallel tests).
 func (s *Server) Env() map[string]string {
 	return map[string]string{
 		"AWS_PROFILE":                      "",

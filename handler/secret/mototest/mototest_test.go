@@ -230,7 +230,7 @@ func TestStartFailsWithInstallHint(t *testing.T) {
 	dir := t.TempDir()
 	noModule := filepath.Join(dir, "python-without-moto")
 	script := "#!/bin/sh\necho \"$0: Error while finding module specification for 'moto.server' (ModuleNotFoundError: No module named 'moto')\" >&2\nexit 1\n"
-	if err := os.WriteFile(noModule, []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(noModule, []byte(script), 0o700); err != nil { //nolint:gosec // G306: a fake interpreter must be executable
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -14,5 +14,5 @@ func procAttr() *syscall.SysProcAttr {
 
 // killGroup kills the process group that cmd leads.
 func killGroup(cmd *exec.Cmd) {
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // already gone is fine
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // already gone is fine
 }

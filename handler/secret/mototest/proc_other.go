@@ -12,5 +12,5 @@ func procAttr() *syscall.SysProcAttr { return nil }
 
 // killGroup kills moto itself.
 func killGroup(cmd *exec.Cmd) {
-	cmd.Process.Kill() //nolint:errcheck // already gone is fine
+	_ = cmd.Process.Kill() // already gone is fine
 }

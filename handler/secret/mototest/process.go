@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -43,10 +44,12 @@ func launchOnce(python string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.CommandContext(context.Background(), python, //nolint:gosec // G204: the test's own interpreter (PATH or MOTOTEST_PYTHON), fixed arguments
+		"-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	out := &tail{max: 16 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = procAttr()
+	cmd.Env = motoEnv(os.Environ())
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %v; %s", python, err, installHint)
 	}
@@ -57,7 +60,7 @@ func launchOnce(python string) (*process, error) {
 		exited: make(chan struct{}),
 	}
 	go func() {
-		cmd.Wait() //nolint:errcheck // killed on purpose, or its output tells why it exited
+		_ = cmd.Wait() // killed on purpose, or its output tells why it exited
 		close(p.exited)
 	}()
 	if err := p.waitReady(StartTimeout); err != nil {
@@ -65,6 +68,19 @@ func launchOnce(python string) (*process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// motoEnv drops the AWS_ variables from env: moto needs none, and a
+// test's (such as an empty AWS_PROFILE from Server.Env) can break botocore
+// inside moto.
+func motoEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // waitReady polls moto's dashboard until it answers, the process exits, or
@@ -80,7 +96,7 @@ func (p *process) waitReady(timeout time.Duration) error {
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ping, nil)
 		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -103,12 +119,22 @@ func (p *process) kill() {
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listen("127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	defer func() { _ = ln.Close() }()
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, fmt.Errorf("find a free port: unexpected address %v", ln.Addr())
+	}
+	return addr.Port, nil
+}
+
+// listen listens on a loopback TCP address.
+func listen(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // tail keeps the last max bytes written to it.
