@@ -48,7 +48,9 @@ func (hs *harness) answer(t *testing.T, kind Kind, payload []byte) (Result, int,
 	return decodeResult(t, out), 0, false
 }
 
-func direct(id string) []byte { return []byte(`{"payjs_order_id":"` + id + `","mchid":"` + payjstest.DemoMchID + `"}`) }
+func direct(id string) []byte {
+	return []byte(`{"payjs_order_id":"` + id + `","mchid":"` + payjstest.DemoMchID + `"}`)
+}
 
 // TestEverySampleClosesAgainstTheSimulator closes a demo order through
 // each sample event and checks PAYJS's side: the order is closed.

@@ -2,6 +2,7 @@ package payjs
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -74,12 +75,16 @@ func WithRequireSignature(require bool) Option { return func(c *Client) { c.requ
 func WithMaxAttempts(n int) Option { return func(c *Client) { c.maxAttempts = n } }
 
 // WithBackoff sets the first retry delay and its cap (defaults 100ms and
-// 1s). Each delay is drawn with full jitter below the exponential bound.
-func WithBackoff(base, max time.Duration) Option {
-	return func(c *Client) { c.backoffBase, c.backoffMax = base, max }
+// 1s). The bound doubles with each attempt, up to the cap; each delay is
+// drawn at random between half the bound and the bound, so that clients
+// failing together do not retry together. A server's Retry-After, when
+// longer, wins.
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return func(c *Client) { c.backoffBase, c.backoffMax = base, maxDelay }
 }
 
-// WithUserAgent replaces the default User-Agent ("payjs-close/VERSION").
+// WithUserAgent replaces the default User-Agent, "payjs-close/VERSION (+go)"
+// (see [Version]).
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
 // NewClient returns a Client that signs with key. It refuses a key that
@@ -92,7 +97,7 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 		base:        DefaultBaseURL,
 		timeout:     DefaultTimeout,
 		maxAttempts: DefaultMaxAttempts,
-		userAgent:   "payjs-close/" + Version,
+		userAgent:   userAgent(),
 		backoffBase: 100 * time.Millisecond,
 		backoffMax:  time.Second,
 	}
@@ -122,10 +127,16 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 // absolute https:// URL, or http:// on a loopback host, without query,
 // fragment or credentials.
 func CheckBaseURL(u string) error {
-	bad := func(why string) error {
-		return &Error{Kind: KindInvalidInput, Msg: fmt.Sprintf("base URL %q %s", u, why)}
-	}
 	p, err := url.Parse(u)
+	bad := func(why string) error {
+		// Only scheme and host are quoted: whatever else the URL holds
+		// (credentials, a query) may be secret.
+		shown := "base URL"
+		if err == nil && p.Host != "" {
+			shown = fmt.Sprintf("base URL %q", p.Scheme+"://"+p.Host)
+		}
+		return &Error{Kind: KindInvalidInput, Msg: shown + " " + why}
+	}
 	if err != nil {
 		return bad("is not a URL")
 	}
@@ -157,7 +168,13 @@ func isLoopback(host string) bool {
 // bounded dial and TLS handshake times, TLS 1.2 or later with
 // certificate verification on.
 func NewHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone() // proxy from the environment, HTTP/2, sane limits
+	} else {
+		// Someone replaced http.DefaultTransport: start from scratch.
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
 	t.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConns = 32
 	t.MaxIdleConnsPerHost = 16
@@ -165,9 +182,12 @@ func NewHTTPClient() *http.Client {
 	t.TLSHandshakeTimeout = 3 * time.Second
 	t.ResponseHeaderTimeout = 0 // the per-close budget bounds every request
 	t.ForceAttemptHTTP2 = true
-	if t.TLSClientConfig != nil {
-		t.TLSClientConfig.MinVersion = 0x0303 // TLS 1.2
+	// http.DefaultTransport has no TLSClientConfig of its own, so one is
+	// made here; InsecureSkipVerify stays false.
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
 	}
+	t.TLSClientConfig.MinVersion = tls.VersionTLS12
 	return &http.Client{
 		Transport: t,
 		// PAYJS answers directly; a redirect is not a close response.
@@ -187,7 +207,7 @@ func Warm(ctx context.Context, hc *http.Client, baseURL string) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("User-Agent", "payjs-close/"+Version)
+	req.Header.Set("User-Agent", userAgent())
 	resp, err := hc.Do(req)
 	if err != nil {
 		return &Error{Kind: KindUnavailable, Msg: "warm-up failed", Err: err}
@@ -258,7 +278,9 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Attempts: attempt, Err: ctx.Err()}
+			e := ctxError(ctx)
+			e.Attempts = attempt
+			return nil, e
 		case <-t.C:
 		}
 	}
@@ -274,7 +296,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 	if bound <= 0 {
 		return 0
 	}
-	return bound/2 + rand.N(bound/2+1)
+	return bound/2 + rand.N(bound/2+1) //nolint:gosec // jitter spreads retries; it needs no unpredictability
 }
 
 // do makes one HTTP request. The returned duration is the server's
@@ -292,7 +314,7 @@ func (c *Client) do(ctx context.Context, body, orderID string) (*Result, *Error,
 	if err != nil {
 		return nil, transportError(ctx, err), 0
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		drain(resp.Body)
@@ -322,10 +344,7 @@ func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 4<<10)) }
 
 func transportError(ctx context.Context, err error) *Error {
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return &Error{Kind: KindUnavailable, Msg: "close canceled", Err: ctx.Err()}
-		}
-		return &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Err: context.DeadlineExceeded}
+		return ctxError(ctx)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -333,6 +352,19 @@ func transportError(ctx context.Context, err error) *Error {
 	}
 	return &Error{Kind: KindUnavailable, Msg: "cannot reach PAYJS", Err: err}
 }
+
+// ctxError is the error of a close whose context ended: canceled by the
+// caller (unavailable: nobody waits for the answer any more) or past its
+// deadline (timeout).
+func ctxError(ctx context.Context) *Error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return &Error{Kind: KindUnavailable, Msg: "close canceled", Err: context.Canceled}
+	}
+	return &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Err: context.DeadlineExceeded}
+}
+
+// userAgent names the product and its version, as PAYJS's logs see us.
+func userAgent() string { return "payjs-close/" + Version + " (+go)" }
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
 func retryAfter(v string) time.Duration {

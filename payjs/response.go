@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // ParseResponse decodes a PAYJS answer into its top-level fields, as the
@@ -24,7 +25,7 @@ func ParseResponse(body []byte) (fields map[string]string, sign string, err erro
 	for name, v := range raw {
 		s, err := scalar(v)
 		if err != nil {
-			return nil, "", fmt.Errorf("field %q: %w", name, err)
+			return nil, "", fmt.Errorf("%s: %w", fieldName(name), err)
 		}
 		if name == "sign" {
 			sign = s
@@ -33,6 +34,22 @@ func ParseResponse(body []byte) (fields map[string]string, sign string, err erro
 		fields[name] = s
 	}
 	return fields, sign, nil
+}
+
+// fieldName names a response field in an error message. Names are part of
+// the raw upstream body, which is never echoed: only a short, plain name
+// is quoted.
+func fieldName(name string) string {
+	if len(name) == 0 || len(name) > 32 {
+		return "a field"
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c != '_' && !isAlnum(c) {
+			return "a field"
+		}
+	}
+	return "field " + strconv.Quote(name)
 }
 
 func scalar(v json.RawMessage) (string, error) {
