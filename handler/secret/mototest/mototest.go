@@ -91,18 +91,9 @@ type known struct {
 // moto does not answer within [StartTimeout].
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	python := findPython(tb)
-	ln, err := listen("127.0.0.1:0")
+	s, err := Launch(context.Background())
 	if err != nil {
-		tb.Fatalf("mototest: listen on loopback: %v", err)
-	}
-	s := &Server{
-		URL:       "http://" + ln.Addr().String(),
-		python:    python,
-		frontAddr: ln.Addr().String(),
-		transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16},
-		calls:     make(map[string]int),
-		faults:    make(map[string]*Fault),
+		tb.Fatalf("mototest: %v", err)
 	}
 	tb.Cleanup(func() {
 		if tb.Failed() {
@@ -112,29 +103,52 @@ func Start(tb testing.TB) *Server {
 		}
 		s.Close()
 	})
-	p, err := launch(python)
+	return s
+}
+
+// Launch is [Start] outside of a test, for local runs and benchmarks: it
+// launches moto and the front server and returns an error, with an
+// install hint, where Start fails the test. ctx bounds the wait for moto
+// to answer. The caller must Close the Server.
+func Launch(ctx context.Context) (*Server, error) {
+	python, err := findPython()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listen("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	s := &Server{
+		URL:       "http://" + ln.Addr().String(),
+		python:    python,
+		frontAddr: ln.Addr().String(),
+		transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16},
+		calls:     make(map[string]int),
+		faults:    make(map[string]*Fault),
+	}
+	p, err := launch(ctx, python)
 	if err != nil {
 		_ = ln.Close()
-		tb.Fatalf("mototest: %v", err)
+		return nil, err
 	}
 	s.mu.Lock()
 	s.moto, s.motoURL = p, p.url
 	s.front = s.serve(ln)
 	s.mu.Unlock()
-	return s
+	return s, nil
 }
 
 // findPython returns the interpreter to run moto with.
-func findPython(tb testing.TB) string {
-	tb.Helper()
+func findPython() (string, error) {
 	if p := os.Getenv(PythonEnv); p != "" {
-		return p
+		return p, nil
 	}
 	p, err := exec.LookPath("python3")
 	if err != nil {
-		tb.Fatalf("mototest: python3 not found in PATH (%v): install Python 3, then %s", err, installHint)
+		return "", fmt.Errorf("python3 not found in PATH (%v): install Python 3, then %s", err, installHint)
 	}
-	return p
+	return p, nil
 }
 
 func (s *Server) current() *process {
@@ -311,7 +325,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
 	s.Stop()
-	p, err := launch(s.python)
+	p, err := launch(context.Background(), s.python)
 	if err != nil {
 		tb.Fatalf("mototest: restart: %v", err)
 	}
@@ -400,16 +414,34 @@ func (s *Server) admin(tb testing.TB) *secretsmanager.Client {
 // CreateSecret creates a secret with a SecretString and returns its ARN.
 func (s *Server) CreateSecret(tb testing.TB, name, value string) (arn string) {
 	tb.Helper()
-	out, err := s.admin(tb).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+	arn, err := s.CreateSecretContext(context.Background(), name, value)
+	if err != nil {
+		tb.Fatalf("mototest: %v", err)
+	}
+	return arn
+}
+
+// CreateSecretContext is [Server.CreateSecret] outside of a test: it
+// returns an error instead of failing one.
+func (s *Server) CreateSecretContext(ctx context.Context, name, value string) (arn string, err error) {
+	s.mu.Lock()
+	base := s.motoURL
+	stopped := s.moto == nil
+	s.mu.Unlock()
+	if stopped {
+		return "", fmt.Errorf("create secret %q: the server is stopped; call Restart first", name)
+	}
+	admin := secretsmanager.NewFromConfig(config(base.String()))
+	out, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(name), SecretString: aws.String(value),
 	})
 	if err != nil {
-		tb.Fatalf("mototest: create secret %q: %v", name, err)
+		return "", fmt.Errorf("create secret %q: %w", name, err)
 	}
 	s.mu.Lock()
 	s.secrets = append(s.secrets, known{name, value})
 	s.mu.Unlock()
-	return aws.ToString(out.ARN)
+	return aws.ToString(out.ARN), nil
 }
 
 // PutSecretValue stores a new current version of a secret, as a rotation
@@ -494,6 +526,10 @@ func Config(tb testing.TB, endpoint string) aws.Config {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		tb.Fatalf("mototest: endpoint %q is not an absolute URL", endpoint)
 	}
+	return config(endpoint)
+}
+
+func config(endpoint string) aws.Config {
 	return aws.Config{
 		Region:       Region,
 		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")),

@@ -2,6 +2,7 @@ package mototest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,11 +26,11 @@ type process struct {
 // launch starts moto on a free loopback port and waits until it answers.
 // A port taken between choosing and binding it makes moto exit; then
 // another port is tried.
-func launch(python string) (*process, error) {
+func launch(ctx context.Context, python string) (*process, error) {
 	var err error
 	for range 3 {
 		var p *process
-		if p, err = launchOnce(python); err == nil {
+		if p, err = launchOnce(ctx, python); err == nil {
 			return p, nil
 		}
 		if !strings.Contains(err.Error(), "Address already in use") {
@@ -39,7 +40,7 @@ func launch(python string) (*process, error) {
 	return nil, err
 }
 
-func launchOnce(python string) (*process, error) {
+func launchOnce(ctx context.Context, python string) (*process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func launchOnce(python string) (*process, error) {
 		_ = cmd.Wait() // killed on purpose, or its output tells why it exited
 		close(p.exited)
 	}()
-	if err := p.waitReady(StartTimeout); err != nil {
+	if err := p.waitReady(ctx, StartTimeout); err != nil {
 		p.kill()
 		return nil, err
 	}
@@ -83,11 +84,11 @@ func motoEnv(env []string) []string {
 	return out
 }
 
-// waitReady polls moto's dashboard until it answers, the process exits, or
-// timeout passes. Polling is the only way to learn that a child process
-// listens.
-func (p *process) waitReady(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+// waitReady polls moto's dashboard until it answers, the process exits,
+// timeout passes or ctx is done. Polling is the only way to learn that a
+// child process listens.
+func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: time.Second}
 	ping := p.url.JoinPath("moto-api", "").String()
@@ -105,6 +106,9 @@ func (p *process) waitReady(timeout time.Duration) error {
 		case <-p.exited:
 			return fmt.Errorf("%s -m moto.server exited: %s\n%s", p.cmd.Path, strings.TrimSpace(p.out.String()), installHint)
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fmt.Errorf("waiting for moto at %s: %w", p.url, ctx.Err())
+			}
 			return fmt.Errorf("%w within %v at %s; output:\n%s", errStartTimeout, timeout, p.url, p.out.String())
 		case <-tick.C:
 		}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payjs-close/payjs-close/payjs/payjstest"
+)
+
+// watchWriter collects what run prints and tells when a line matching
+// want has been written, so that a test waits for the banner, not for a
+// while.
+type watchWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	want  *regexp.Regexp
+	found chan []string // receives want's submatches once
+	sent  bool
+}
+
+func newWatchWriter(want string) *watchWriter {
+	return &watchWriter{want: regexp.MustCompile(want), found: make(chan []string, 1)}
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.sent {
+		if m := w.want.FindStringSubmatch(w.buf.String()); m != nil {
+			w.found <- m
+			w.sent = true
+		}
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func noEnv(string) string { return "" }
+
+// startLocal runs `local` on free ports and returns the HTTP API's URL and
+// the simulator's, what it prints, and a function that stops it and
+// returns run's error.
+func startLocal(t *testing.T) (apiURL, simURL string, out *watchWriter, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out = newWatchWriter(`HTTP API on (http://127\.0\.0\.1:\d+) .*\nPAYJS simulator on (http://127\.0\.0\.1:\d+) (?s:.*)stop with Ctrl-C\n`)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"local", "-addr", "127.0.0.1:0", "-payjs-addr", "127.0.0.1:0"}, noEnv, out, io.Discard)
+	}()
+	var stopped bool
+	var runErr error
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("run did not return within 10s of its context being canceled")
+			}
+		}
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	select {
+	case m := <-out.found:
+		return m[1], m[2], out, stop
+	case err := <-done:
+		t.Fatalf("run returned before serving: %v\n%s", err, out.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no banner within 10s:\n%s", out.String())
+	}
+	return "", "", nil, nil
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func do(t *testing.T, method, url, contentType, body string) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header}
+	if err := json.Unmarshal(b, &r.body); err != nil {
+		t.Fatalf("%s %s: body %q is not a JSON object: %v", method, url, b, err)
+	}
+	return r
+}
+
+func errorCode(r response) any {
+	e, _ := r.body["error"].(map[string]any)
+	return e["code"]
+}
+
+func TestRunServesTheDeployedRoutes(t *testing.T) {
+	t.Parallel()
+	api, sim, out, stop := startLocal(t)
+	id := payjstest.DemoOrderUnpaid(1)
+	closeURL := api + "/orders/" + id + "/close"
+
+	r := do(t, http.MethodPost, closeURL, "", "")
+	if r.status != http.StatusOK || r.body["ok"] != true || r.body["status"] != "closed" || r.body["payjs_order_id"] != id {
+		t.Errorf("first close: %d %v, want 200 closed", r.status, r.body)
+	}
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if got := r.header.Get("Content-Type"); got != "application/json; charset=utf-8" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	if rid, _ := r.body["request_id"].(string); !strings.HasPrefix(rid, "local-") {
+		t.Errorf("request_id = %v", r.body["request_id"])
+	}
+
+	r = do(t, http.MethodPost, closeURL, "", "")
+	if r.status != http.StatusUnprocessableEntity || errorCode(r) != "payjs_rejected" {
+		t.Errorf("second close: %d %v, want 422 payjs_rejected", r.status, r.body)
+	}
+
+	r = do(t, http.MethodPost, api+"/close", "application/json", `{"payjs_order_id":"`+payjstest.DemoOrderUnpaid(2)+`"}`)
+	if r.status != http.StatusOK || r.body["status"] != "closed" {
+		t.Errorf("POST /close with a JSON body: %d %v, want 200 closed", r.status, r.body)
+	}
+
+	for _, tt := range []struct {
+		method, url string
+		status      int
+		code        string
+	}{
+		{http.MethodGet, closeURL, http.StatusMethodNotAllowed, "method_not_allowed"},
+		{http.MethodPost, api + "/nope", http.StatusNotFound, "not_found"},
+		{http.MethodPost, api + "/orders/not-an-order-id/close", http.StatusBadRequest, "invalid_order_id"},
+		{http.MethodPost, api + "/orders/" + payjstest.DemoOrderUnavailable + "/close", http.StatusServiceUnavailable, "payjs_unavailable"},
+	} {
+		r := do(t, tt.method, tt.url, "", "")
+		if r.status != tt.status || errorCode(r) != tt.code {
+			t.Errorf("%s %s: %d %v, want %d %s", tt.method, tt.url, r.status, r.body, tt.status, tt.code)
+		}
+	}
+
+	// The simulator is where the banner says, and holds the closed order.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, sim+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD %s/: %v", sim, err)
+	} else {
+		_ = resp.Body.Close() // HEAD: no body
+	}
+
+	if err := stop(); err != nil {
+		t.Errorf("run after cancel = %v, want nil", err)
+	}
+	logs := out.String()
+	for _, want := range []string{
+		`"message":"close"`, `"payjs_order_id":"` + id + `"`, `"outcome":"closed"`, `"error_code":"payjs_rejected"`,
+		"curl -i -X POST " + closeURL,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("output lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, payjstest.DemoKey) {
+		t.Error("the output shows the merchant key")
+	}
+}
+
+func TestRunStopsPromptlyWhenCancelled(t *testing.T) {
+	t.Parallel()
+	_, _, _, stop := startLocal(t)
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("run = %v, want nil", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("run took %v to return after cancel", d)
+	}
+}
+
+func TestRunRefusesBadFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-addr", "0.0.0.0:3000"}, "not a loopback address"},
+		{[]string{"-addr", ":3000"}, "not a loopback address"},
+		{[]string{"-payjs-addr", "192.0.2.1:8086"}, "not a loopback address"},
+		{[]string{"-addr", "3000"}, "not host:port"},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-invoke", filepath.Join(t.TempDir(), "missing.json")}, "no such file"},
+		{[]string{"-nope"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), append([]string{"local"}, tt.args...), noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run %q = %v, want an error with %q", tt.args, err, tt.want)
+		}
+	}
+	notJSON := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(notJSON, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"local", "-invoke", notJSON}, noEnv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not JSON") {
+		t.Errorf("an event that is not JSON: %v", err)
+	}
+}
+
+// -invoke runs the real bootstrap under aws-lambda-rie, with moto: it needs
+// both installed (`make tools`, pip install 'moto[server]').
+func TestRunInvokesAnEventThroughTheEmulator(t *testing.T) {
+	t.Parallel()
+	unavailable := filepath.Join(t.TempDir(), "unavailable.json")
+	if err := os.WriteFile(unavailable, []byte(`{"payjs_order_id":"`+payjstest.DemoOrderUnavailable+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		event     string
+		want      map[string]any
+		wantNotes string
+	}{
+		{"../../events/direct.json", map[string]any{"ok": true, "status": "closed", "payjs_order_id": "2026112500000000000000000007"}, ""},
+		// A Lambda error is printed as its error document, and run succeeds.
+		{unavailable, map[string]any{"errorType": "payjs_unavailable"}, `errorType "payjs_unavailable"`},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.event), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			if err := run(ctx, []string{"local", "-invoke", tt.event}, os.Getenv, &stdout, &stderr); err != nil {
+				t.Fatalf("run -invoke %s: %v\nstderr:\n%s", tt.event, err, stderr.String())
+			}
+			var got map[string]any
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v; stdout:\n%s", k, got[k], v, stdout.String())
+				}
+			}
+			if !strings.Contains(stderr.String(), tt.wantNotes) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantNotes, stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
+	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/secret"
+	"github.com/payjs-close/payjs-close/payjs"
+	"github.com/payjs-close/payjs-close/payjs/payjstest"
+)
+
+// functionTimeout is the deadline of each request, as the deployed
+// function's Timeout in template.yaml.
+const functionTimeout = 10 * time.Second
+
+// shutdownTimeout bounds how long requests in flight may finish after
+// Ctrl-C.
+const shutdownTimeout = 5 * time.Second
+
+// serve runs the simulator on payjsAddr and the function behind the
+// gateway on addr until ctx is done.
+func serve(ctx context.Context, addr, payjsAddr string, getenv func(string) string, stdout io.Writer) error {
+	out := &lineWriter{w: stdout}
+	apiLn, err := listenLoopback(ctx, "-addr", addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = apiLn.Close() }() // Serve closes it too
+	simLn, err := listenLoopback(ctx, "-payjs-addr", payjsAddr)
+	if err != nil {
+		return err
+	}
+	sim := payjstest.NewServer(payjstest.WithListener(simLn), payjstest.WithDemoData())
+	defer sim.Close()
+
+	h, closeIdle, err := newLocalHandler(sim.URL, getenv, out)
+	if err != nil {
+		return err
+	}
+	defer closeIdle()
+
+	apiURL := "http://" + apiLn.Addr().String()
+	if _, err := io.WriteString(out, banner(apiURL, sim.URL)); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           &gateway{fn: h, timeout: functionTimeout},
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(apiLn) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve %s: %w", apiURL, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down %s: %w", apiURL, err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	_, err = fmt.Fprintln(out, "stopped")
+	return err
+}
+
+// staticKeys is the local key source: the demo secret, parsed as the
+// function parses the one it loads from Secrets Manager.
+type staticKeys struct{ set *secret.Set }
+
+func (k staticKeys) Get(context.Context) (*secret.Set, error) { return k.set, nil }
+
+// newLocalHandler builds the function as cmd/closeorder's wiring does,
+// with the demo key in place of Secrets Manager and PAYJS at baseURL. Its
+// logs go to out. closeIdle closes the PAYJS connections.
+func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer) (h *handler.Handler, closeIdle func(), err error) {
+	cfg, err := handler.LoadConfig(func(name string) string {
+		switch name {
+		case "PAYJS_SECRET_ID":
+			return "local"
+		case "PAYJS_BASE_URL":
+			return baseURL
+		}
+		return getenv(name)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := secret.Parse(devstack.SecretValue)
+	if err != nil {
+		return nil, nil, err
+	}
+	hc := payjs.NewHTTPClient()
+	h = handler.New(handler.Deps{
+		Keys: staticKeys{set},
+		NewCloser: func(key string) (handler.Closer, error) {
+			return payjs.NewClient(key,
+				payjs.WithBaseURL(cfg.BaseURL),
+				payjs.WithHTTPClient(hc),
+				payjs.WithTimeout(cfg.Timeout),
+				payjs.WithRequireSignature(cfg.RequireSignature),
+			)
+		},
+		// Logs only: the metric lines are for CloudWatch.
+		Obs:            handler.NewObserver(handler.NewLogger(out, cfg.LogLevel), nil),
+		SQSConcurrency: cfg.SQSConcurrency,
+	})
+	return h, hc.CloseIdleConnections, nil
+}
+
+// listenLoopback listens on addr, which must be a loopback address: the
+// function holds a key and the simulator a published demo key, and
+// neither may be reachable from elsewhere.
+func listenLoopback(ctx context.Context, flagName, addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q is not host:port", flagName, addr)
+	}
+	if ip, err := netip.ParseAddr(host); !strings.EqualFold(host, "localhost") && (err != nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s %q is not a loopback address (use 127.0.0.1, ::1 or localhost)", flagName, addr)
+	}
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("%s %q resolved to %s, which is not a loopback address", flagName, addr, ln.Addr())
+	}
+	return ln, nil
+}
+
+// banner says where things listen, what the demo orders do, and what to
+// try.
+func banner(apiURL, simURL string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "payjs-close: the function behind its HTTP API on %s (as `sam local start-api`)\n", apiURL)
+	fmt.Fprintf(&b, "PAYJS simulator on %s with the demo merchant %s; the function uses the local demo key\n", simURL, payjstest.DemoMchID)
+	b.WriteString("demo orders:\n")
+	now := time.Now()
+	for _, o := range payjstest.DemoOrders(now) {
+		fmt.Fprintf(&b, "  %s  %s\n", o.ID, describe(o, now))
+	}
+	closeURL := func(id string) string { return apiURL + "/orders/" + id + "/close" }
+	b.WriteString("try:\n")
+	fmt.Fprintf(&b, "  curl -i -X POST %s   # 200 closed (again: 422)\n", closeURL(payjstest.DemoOrderUnpaid(1)))
+	fmt.Fprintf(&b, "  curl -i -X POST %s   # 422 payjs_rejected: already paid\n", closeURL(payjstest.DemoOrderPaid))
+	fmt.Fprintf(&b, "  curl -i -X POST %s   # 400 invalid_order_id\n", closeURL("not-an-order-id"))
+	fmt.Fprintf(&b, "  curl -i -X POST %s   # 503 payjs_unavailable (retryable)\n", closeURL(payjstest.DemoOrderUnavailable))
+	fmt.Fprintf(&b, "  curl -i -X POST %s/close -H 'Content-Type: application/json' -d '{\"payjs_order_id\":\"%s\"}'\n",
+		apiURL, payjstest.DemoOrderUnpaid(2))
+	b.WriteString("the function's JSON logs follow; stop with Ctrl-C\n")
+	return b.String()
+}
+
+// describe says what closing a demo order answers.
+func describe(o payjstest.Order, now time.Time) string {
+	switch {
+	case o.FailStatus != 0:
+		return fmt.Sprintf("PAYJS answers HTTP %d: 503 payjs_unavailable", o.FailStatus)
+	case o.State == payjstest.StatePaid:
+		return "paid: 422 payjs_rejected (" + payjstest.MsgAlreadyPaid + ")"
+	case o.State == payjstest.StateClosed:
+		return "closed: 422 payjs_rejected (" + payjstest.MsgAlreadyClosed + ")"
+	case now.Sub(o.Created) > payjstest.CloseWindow:
+		days := int(now.Sub(o.Created) / (24 * time.Hour))
+		return fmt.Sprintf("unpaid, %d days old: 422 payjs_rejected (%s)", days, payjstest.MsgExpired)
+	}
+	return "unpaid: 200 closed"
+}
+
+// lineWriter serializes writes, so that log lines written from several
+// requests at once never interleave, whatever the writer.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
