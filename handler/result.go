@@ -149,6 +149,7 @@ func fromPayjs(id string, res *payjs.Result, err error) Result {
 			r = failed(CodePayjsRejected, "PAYJS refused to close the order")
 			if pe.Result != nil {
 				r.Message = pe.Result.ReturnMsg
+				r.Error.Message += ": " + pe.Result.ReturnMsg
 			}
 		case payjs.KindBadResponse:
 			r = failed(CodePayjsBadResponse, "PAYJS answered with an invalid response: "+pe.Msg)
