@@ -1,4 +1,4 @@
-// Package handler is the payjs-close Lambda function: it recognises the
+// Package handler is the payjs-close Lambda function: it recognizes the
 // event kind (API Gateway HTTP and REST APIs, Function URLs, EventBridge,
 // SQS, direct invokes), extracts and validates the close request, loads
 // the merchant key through a [KeySource], closes the order with PAYJS and

@@ -47,7 +47,7 @@ type probeRecord struct {
 }
 
 // Recognize tells which kind of event payload is, from its shape alone.
-// It returns KindUnknown for anything it does not recognise, and ok
+// It returns KindUnknown for anything it does not recognize, and ok
 // false when payload is not a JSON object at all.
 func Recognize(payload []byte) (k Kind, ok bool) {
 	payload = bytes.TrimSpace(payload)
@@ -62,32 +62,60 @@ func Recognize(payload []byte) (k Kind, ok bool) {
 }
 
 func (p *probe) kind() Kind {
-	rc := p.RequestContext
+	s := shape{
+		version:      p.Version,
+		httpMethod:   p.HTTPMethod != nil,
+		detailType:   p.DetailType != nil,
+		source:       p.Source != nil,
+		detail:       isObject(p.Detail),
+		records:      len(p.Records),
+		payjsOrderID: p.PayjsOrderID != nil,
+	}
+	if rc := p.RequestContext; rc != nil {
+		s.requestContext, s.http, s.resourcePath, s.domainName = true, isObject(rc.HTTP), rc.ResourcePath != nil, rc.DomainName
+	}
+	for _, r := range p.Records {
+		if r.EventSource == "aws:sqs" {
+			s.sqsRecords++
+		}
+	}
+	return s.kind()
+}
+
+// shape is what tells the kinds apart, whichever struct an event was
+// decoded into (probe, or envelope on the fast path).
+type shape struct {
+	version        string
+	requestContext bool   // requestContext is an object
+	http           bool   // requestContext.http is an object
+	resourcePath   bool   // requestContext.resourcePath is present
+	domainName     string // requestContext.domainName
+	httpMethod     bool   // httpMethod is present
+	detailType     bool   // detail-type is present
+	source         bool   // source is present
+	detail         bool   // detail is an object
+	records        int    // len(Records)
+	sqsRecords     int    // records whose eventSource is aws:sqs
+	payjsOrderID   bool   // payjs_order_id is present
+}
+
+func (s *shape) kind() Kind {
 	switch {
-	case p.Version == "2.0" && rc != nil && isObject(rc.HTTP):
-		if strings.Contains(rc.DomainName, ".lambda-url.") {
+	case s.version == "2.0" && s.requestContext && s.http:
+		if strings.Contains(s.domainName, ".lambda-url.") {
 			return KindFunctionURL
 		}
 		return KindHTTPAPI
-	case p.HTTPMethod != nil && rc != nil && rc.ResourcePath != nil:
+	case s.httpMethod && s.requestContext && s.resourcePath:
 		return KindRESTAPI
-	case p.DetailType != nil && p.Source != nil && isObject(p.Detail):
+	case s.detailType && s.source && s.detail:
 		return KindEventBridge
-	case len(p.Records) > 0 && allSQS(p.Records):
+	case s.records > 0 && s.sqsRecords == s.records:
 		return KindSQS
-	case p.PayjsOrderID != nil:
+	case s.payjsOrderID:
 		return KindDirect
 	}
 	return KindUnknown
-}
-
-func allSQS(rs []probeRecord) bool {
-	for _, r := range rs {
-		if r.EventSource != "aws:sqs" {
-			return false
-		}
-	}
-	return true
 }
 
 func isObject(raw json.RawMessage) bool {
@@ -122,27 +150,55 @@ func decodeRequest(raw []byte) (Request, *Result) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Request{}, ptr(failed(CodeInvalidRequest, "request is not valid JSON"))
 	}
+	return requestFrom(w.PayjsOrderID, w.MchID)
+}
+
+// requestFrom builds a Request from the raw JSON values of its fields
+// (nil when absent).
+func requestFrom(payjsOrderID, mchID []byte) (Request, *Result) {
 	var req Request
 	var ok bool
-	if req.PayjsOrderID, ok = jsonString(w.PayjsOrderID); !ok {
+	if req.PayjsOrderID, ok = jsonString(payjsOrderID); !ok {
 		return Request{}, ptr(failed(CodeInvalidRequest, "payjs_order_id must be a string"))
 	}
-	if req.MchID, ok = jsonString(w.MchID); !ok {
+	if req.MchID, ok = jsonString(mchID); !ok {
 		return Request{}, ptr(failed(CodeInvalidRequest, "mchid must be a string"))
 	}
 	return req, nil
 }
 
 // jsonString decodes an optional JSON string; absent means "".
-func jsonString(raw json.RawMessage) (string, bool) {
+func jsonString(raw []byte) (string, bool) {
 	if raw == nil {
 		return "", true
 	}
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	if s, ok := plainJSONString(raw); ok {
+		return s, true
+	}
 	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal(raw, &s) != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plainJSONString returns the value of a JSON string literal that holds
+// only printable ASCII and no escapes, such as every valid order id,
+// without json.Unmarshal's reflection; ok is false for anything else.
+func plainJSONString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(inner), true
 }
 
 // validate checks a Request before any network call. Valid ids are

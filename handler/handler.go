@@ -85,6 +85,43 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if h.cold.Swap(false) {
 		h.obs.coldStart()
 	}
+	var e envelope
+	isObject, err := decodeEnvelope(payload, &e)
+	if err != nil {
+		return h.invokeDecoded(ctx, payload)
+	}
+	kind := KindUnknown
+	if isObject {
+		kind = e.kind()
+	}
+	switch kind {
+	case KindHTTPAPI:
+		r := e.httpV2()
+		return h.httpV2(ctx, kind, &r, nil)
+	case KindFunctionURL:
+		r := e.functionURL()
+		return h.httpV2(ctx, kind, &r, nil)
+	case KindRESTAPI:
+		r := e.httpV1()
+		return h.httpV1(h.serveHTTP(ctx, kind, &r))
+	case KindEventBridge:
+		// EventBridge events are small, and their aws-lambda-go type
+		// checks every field (time must be RFC 3339): decoded as before.
+		return h.eventBridge(ctx, payload)
+	case KindSQS:
+		return h.sqs(ctx, e.Records)
+	case KindDirect:
+		req, res := requestFrom(e.PayjsOrderID, e.MchID)
+		return h.direct(ctx, kind, req, res)
+	}
+	return h.unsupported(ctx, isObject)
+}
+
+// invokeDecoded handles an event that has a field of another type than
+// the envelope expects: it recognizes the kind by the probe and decodes
+// the event into its aws-lambda-go type, as Invoke did before the
+// envelope, so that such events are answered as they always were.
+func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, error) {
 	kind, isObject := Recognize(payload)
 	switch kind {
 	case KindHTTPAPI:
@@ -103,46 +140,67 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return h.httpV2(ctx, kind, &r, nil)
 	case KindRESTAPI:
 		var e events.APIGatewayProxyRequest
-		var res *Result
-		var r httpRequest
 		if err := json.Unmarshal(payload, &e); err != nil {
-			res = ptr(failed(CodeInvalidRequest, "event is malformed"))
-		} else {
-			r = fromV1(&e)
-			res = h.serveHTTP(ctx, kind, &r)
+			return h.httpV1(ptr(failed(CodeInvalidRequest, "event is malformed")))
 		}
-		status, headers, body, err := httpResponse(res)
-		if err != nil {
+		r := fromV1(&e)
+		return h.httpV1(h.serveHTTP(ctx, kind, &r))
+	case KindEventBridge:
+		return h.eventBridge(ctx, payload)
+	case KindSQS:
+		var e events.SQSEvent
+		if err := json.Unmarshal(payload, &e); err != nil {
+			// Nothing in the batch can be told apart: fail the whole
+			// invocation so that SQS redelivers every record.
+			res := failed(CodeInvalidRequest, "SQS event is malformed")
+			h.obs.closed(ctx, KindSQS, "", Request{}, &res, 0, nil)
 			return nil, err
 		}
-		return json.Marshal(events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: body})
-	case KindEventBridge:
-		var e events.EventBridgeEvent
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.final(ctx, kind, failed(CodeInvalidRequest, "event is malformed"))
+		recs := make([]sqsRecord, len(e.Records))
+		for i, r := range e.Records {
+			recs[i] = sqsRecord{MessageID: r.MessageId, Body: r.Body, EventSource: r.EventSource}
 		}
-		req, res := decodeRequest(e.Detail)
-		if res != nil {
-			h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
-			return h.final(ctx, kind, *res)
-		}
-		return h.final(ctx, kind, h.close(ctx, kind, "", req))
-	case KindSQS:
-		return h.sqs(ctx, payload)
+		return h.sqs(ctx, recs)
 	case KindDirect:
 		req, res := decodeRequest(payload)
-		if res != nil {
-			h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
-			return h.final(ctx, kind, *res)
-		}
-		return h.final(ctx, kind, h.close(ctx, kind, "", req))
+		return h.direct(ctx, kind, req, res)
 	}
-	res := failed(CodeUnsupportedEvent, "event kind not recognised: send an API Gateway, Function URL, EventBridge or SQS event, or {\"payjs_order_id\": \"...\"}")
+	return h.unsupported(ctx, isObject)
+}
+
+// eventBridge closes the order of an EventBridge event.
+func (h *Handler) eventBridge(ctx context.Context, payload []byte) ([]byte, error) {
+	var e events.EventBridgeEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return h.final(ctx, KindEventBridge, failed(CodeInvalidRequest, "event is malformed"))
+	}
+	req, res := decodeRequest(e.Detail)
+	return h.direct(ctx, KindEventBridge, req, res)
+}
+
+// direct closes the request of an EventBridge event or a direct invoke,
+// or answers why its fields could not be read (res).
+func (h *Handler) direct(ctx context.Context, kind Kind, req Request, res *Result) ([]byte, error) {
+	if res != nil {
+		h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
+		return h.final(ctx, kind, *res)
+	}
+	return h.final(ctx, kind, h.close(ctx, kind, "", req))
+}
+
+// unsupported answers an event of no kind the function knows.
+func (h *Handler) unsupported(ctx context.Context, isObject bool) ([]byte, error) {
+	res := failed(CodeUnsupportedEvent, "event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {\"payjs_order_id\": \"...\"}")
 	if !isObject {
 		res = failed(CodeInvalidRequest, "event must be a JSON object")
 	}
 	h.obs.closed(ctx, KindUnknown, "", Request{}, &res, 0, nil)
 	return h.final(ctx, KindUnknown, res)
+}
+
+// httpV1 shapes res for a REST API caller.
+func (h *Handler) httpV1(res *Result) ([]byte, error) {
+	return encodeHTTP(shapeV1, res)
 }
 
 // httpV2 answers an HTTP API or Function URL event. Both take the same
@@ -153,14 +211,10 @@ func (h *Handler) httpV2(ctx context.Context, kind Kind, r *httpRequest, res *Re
 	} else {
 		h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
 	}
-	status, headers, body, err := httpResponse(res)
-	if err != nil {
-		return nil, err
-	}
 	if kind == KindFunctionURL {
-		return json.Marshal(events.LambdaFunctionURLResponse{StatusCode: status, Headers: headers, Body: body})
+		return encodeHTTP(shapeFunctionURL, res)
 	}
-	return json.Marshal(events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: body})
+	return encodeHTTP(shapeV2, res)
 }
 
 func (h *Handler) serveHTTP(ctx context.Context, kind Kind, r *httpRequest) *Result {
@@ -204,16 +258,19 @@ func (h *Handler) doClose(ctx context.Context, req Request) (Result, error) {
 	if res := req.validate(); res != nil {
 		return *res, nil
 	}
-	c, res := h.closer(ctx, req.MchID)
-	if res != nil {
-		res.PayjsOrderID = req.PayjsOrderID
-		return *res, nil
-	}
+	// The reserve bounds the key load too: a first load from a Secrets
+	// Manager that hangs must end in config_unavailable before the
+	// Lambda deadline, not in a timed-out invocation.
 	cctx := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		cctx, cancel = context.WithDeadline(ctx, dl.Add(-h.reserve))
 		defer cancel()
+	}
+	c, res := h.closer(cctx, req.MchID)
+	if res != nil {
+		res.PayjsOrderID = req.PayjsOrderID
+		return *res, nil
 	}
 	pr, err := c.Close(cctx, req.PayjsOrderID)
 	return fromPayjs(req.PayjsOrderID, pr, err), err

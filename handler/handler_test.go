@@ -75,14 +75,14 @@ func TestClientsAreBuiltOncePerKeySet(t *testing.T) {
 	built := 0
 	hs.h.newC = func(key string) (Closer, error) { built++; hs.closer.key = key; return hs.closer, nil }
 	for range 50 {
-		hs.invoke(t, event(t, "direct.json"))
+		_, _ = hs.invoke(t, event(t, "direct.json"))
 	}
 	if built != 1 {
 		t.Errorf("NewCloser called %d times for 50 warm invokes, want 1", built)
 	}
 	// A new key set (a refresh that found a rotated secret) builds anew.
 	hs.keys.set = mustSet(t, `{"mchid":"`+testMchID+`","key":"rotated-key-value"}`)
-	hs.invoke(t, event(t, "direct.json"))
+	_, _ = hs.invoke(t, event(t, "direct.json"))
 	if built != 2 || hs.closer.key != "rotated-key-value" {
 		t.Errorf("after rotation: built %d, key in use is the new one: %v", built, hs.closer.key == "rotated-key-value")
 	}
@@ -107,7 +107,7 @@ func TestSeveralMerchantsNeedAnMchID(t *testing.T) {
 func TestColdStartIsCountedOnce(t *testing.T) {
 	hs := newHarness(t)
 	for range 3 {
-		hs.invoke(t, event(t, "direct.json"))
+		_, _ = hs.invoke(t, event(t, "direct.json"))
 	}
 	if n := strings.Count(hs.out.String(), `"ColdStarts":1`); n != 1 {
 		t.Errorf("ColdStarts emitted %d times, want 1", n)

@@ -6,7 +6,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -30,6 +32,11 @@ type httpRequest struct {
 	headers    map[string]string
 	body       string
 	base64     bool
+
+	// On the fast path (see envelope) the headers stay raw JSON until
+	// loadHeaders: only a request with a body reads one.
+	rawHeaders      []byte
+	rawMultiHeaders []byte // REST API: used when headers is empty
 }
 
 func fromV2(e *events.APIGatewayV2HTTPRequest) httpRequest {
@@ -81,6 +88,32 @@ func fromV1(e *events.APIGatewayProxyRequest) httpRequest {
 		body:       e.Body,
 		base64:     e.IsBase64Encoded,
 	}
+}
+
+// loadHeaders decodes the raw headers of the fast path, as the
+// aws-lambda-go event types decode them. It reports false when they are
+// malformed.
+func (r *httpRequest) loadHeaders() bool {
+	raw, multi := r.rawHeaders, r.rawMultiHeaders
+	r.rawHeaders, r.rawMultiHeaders = nil, nil
+	if raw != nil && json.Unmarshal(raw, &r.headers) != nil {
+		return false
+	}
+	if len(r.headers) == 0 && multi != nil {
+		var mv map[string][]string
+		if json.Unmarshal(multi, &mv) != nil {
+			return false
+		}
+		if len(mv) > 0 {
+			r.headers = make(map[string]string, len(mv))
+			for k, v := range mv {
+				if len(v) > 0 {
+					r.headers[k] = v[0]
+				}
+			}
+		}
+	}
+	return true
 }
 
 // header returns the first header named name, in any case.
@@ -139,6 +172,9 @@ func (r *httpRequest) extract() (Request, *Result) {
 	}
 	var req Request
 	if len(body) > 0 {
+		if !r.loadHeaders() {
+			return Request{}, ptr(failed(CodeInvalidRequest, "event is malformed"))
+		}
 		if req, res = decodeBody(r.header("Content-Type"), body); res != nil {
 			return Request{}, res
 		}
@@ -206,27 +242,111 @@ func decodeForm(body []byte) (Request, *Result) {
 	return Request{PayjsOrderID: v.Get("payjs_order_id"), MchID: v.Get("mchid")}, nil
 }
 
-var httpHeaders = map[string]string{
-	"Content-Type":  "application/json; charset=utf-8",
-	"Cache-Control": "no-store",
-}
+// The headers of every HTTP answer, as json.Marshal writes them for a
+// map[string]string (keys sorted): Content-Type and Cache-Control, and
+// Allow for a 405.
+const (
+	httpHeadersJSON    = `{"Cache-Control":"no-store","Content-Type":"application/json; charset=utf-8"}`
+	httpHeaders405JSON = `{"Allow":"POST","Cache-Control":"no-store","Content-Type":"application/json; charset=utf-8"}`
+)
 
-var httpHeaders405 = map[string]string{
-	"Content-Type":  "application/json; charset=utf-8",
-	"Cache-Control": "no-store",
-	"Allow":         "POST",
-}
+// httpShape is which aws-lambda-go response type an HTTP answer takes.
+type httpShape int
 
-// httpResponse returns the status, headers and body for an HTTP caller.
-func httpResponse(res *Result) (int, map[string]string, string, error) {
+const (
+	shapeV2          httpShape = iota // events.APIGatewayV2HTTPResponse
+	shapeFunctionURL                  // events.LambdaFunctionURLResponse
+	shapeV1                           // events.APIGatewayProxyResponse
+)
+
+// encodeHTTP returns the HTTP response for res: the status of its error
+// code, the headers above and res as the body, in the JSON form of the
+// response type of shape, byte for byte what json.Marshal writes for that
+// type, built in one buffer (marshaling the response type cost a
+// second encoding pass and a map sort per invocation).
+func encodeHTTP(shape httpShape, res *Result) ([]byte, error) {
 	status := http.StatusOK
-	headers := httpHeaders
+	headers := httpHeadersJSON
 	if c := res.code(); c != "" {
 		status = c.HTTPStatus()
 		if c == CodeMethodNotAllowed {
-			headers = httpHeaders405
+			headers = httpHeaders405JSON
 		}
 	}
 	body, err := json.Marshal(res)
-	return status, headers, string(body), err
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 160+len(body)+len(body)/4)
+	b = append(b, `{"statusCode":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"headers":`...)
+	b = append(b, headers...)
+	if shape != shapeFunctionURL {
+		b = append(b, `,"multiValueHeaders":null`...)
+	}
+	b = append(b, `,"body":`...)
+	b = appendJSONQuoted(b, body)
+	switch shape {
+	case shapeV2:
+		b = append(b, `,"cookies":null}`...)
+	case shapeFunctionURL:
+		b = append(b, `,"isBase64Encoded":false,"cookies":null}`...)
+	default:
+		b = append(b, '}')
+	}
+	return b, nil
+}
+
+// appendJSONQuoted appends s as a JSON string exactly as json.Marshal
+// writes a string: HTML-sensitive characters, U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD.
+func appendJSONQuoted[T []byte | string](b []byte, s T) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

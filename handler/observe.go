@@ -2,7 +2,6 @@ package handler
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"strconv"
@@ -190,9 +189,9 @@ func (o *Observer) emit(m emf) {
 	b = append(b, `]}]}`...)
 	for _, d := range m.dims {
 		b = append(b, ',')
-		b, _ = appendJSONString(b, d[0])
+		b = appendJSONQuoted(b, d[0])
 		b = append(b, ':')
-		b, _ = appendJSONString(b, d[1])
+		b = appendJSONQuoted(b, d[1])
 	}
 	for _, mt := range m.metrics {
 		b = append(b, ',')
@@ -204,9 +203,4 @@ func (o *Observer) emit(m emf) {
 	o.mu.Lock()
 	_, _ = o.metrics.Write(b)
 	o.mu.Unlock()
-}
-
-func appendJSONString(b []byte, s string) ([]byte, error) {
-	q, err := json.Marshal(s)
-	return append(b, q...), err
 }

@@ -13,24 +13,16 @@ import (
 // retryable, so that SQS redelivers them (and, after maxReceiveCount,
 // moves them to the dead-letter queue). Permanent failures are logged
 // and counted, not retried: retrying them could never succeed.
-func (h *Handler) sqs(ctx context.Context, payload []byte) ([]byte, error) {
-	var e events.SQSEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		// Nothing in the batch can be told apart: fail the whole
-		// invocation so that SQS redelivers every record.
-		res := failed(CodeInvalidRequest, "SQS event is malformed")
-		h.obs.closed(ctx, KindSQS, "", Request{}, &res, 0, nil)
-		return nil, err
-	}
-	results := make([]Result, len(e.Records))
+func (h *Handler) sqs(ctx context.Context, records []sqsRecord) ([]byte, error) {
+	results := make([]Result, len(records))
 	sem := make(chan struct{}, h.sqsConc)
 	var wg sync.WaitGroup
-	for i := range e.Records {
-		rec := &e.Records[i]
+	for i := range records {
+		rec := &records[i]
 		req, res := recordRequest(rec.Body)
 		if res != nil {
 			res.RequestID = requestID(ctx)
-			h.obs.closed(ctx, KindSQS, rec.MessageId, req, res, 0, nil)
+			h.obs.closed(ctx, KindSQS, rec.MessageID, req, res, 0, nil)
 			results[i] = *res
 			continue
 		}
@@ -38,7 +30,7 @@ func (h *Handler) sqs(ctx context.Context, payload []byte) ([]byte, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = h.close(ctx, KindSQS, rec.MessageId, req)
+			results[i] = h.close(ctx, KindSQS, rec.MessageID, req)
 		}()
 	}
 	wg.Wait()
@@ -46,7 +38,7 @@ func (h *Handler) sqs(ctx context.Context, payload []byte) ([]byte, error) {
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, r := range results {
 		if r.Error != nil && r.Error.Retryable {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: e.Records[i].MessageId})
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: records[i].MessageID})
 		}
 	}
 	return json.Marshal(resp)

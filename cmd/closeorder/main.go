@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv, os.Stdout, lambda.StartHandler); err != nil {
+	if err := run(context.Background(), os.Getenv, os.Stdout, func(h lambda.Handler) { lambda.Start(h) }); err != nil {
 		fmt.Fprintf(os.Stderr, `{"level":"ERROR","message":"init failed","error":%q}`+"\n", err.Error())
 		os.Exit(1)
 	}
