@@ -3,6 +3,7 @@ package payjs
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -261,7 +262,7 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 		if err.Result != nil {
 			err.Result.Attempts = attempt
 		}
-		if err.Kind != KindUnavailable || attempt >= c.maxAttempts {
+		if err.Kind != KindUnavailable || err.final || attempt >= c.maxAttempts {
 			return nil, err
 		}
 		last = err
@@ -350,7 +351,21 @@ func transportError(ctx context.Context, err error) *Error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Err: err}
 	}
+	if badCertificate(err) {
+		// Not transient: asking again within this close would only meet
+		// the same certificate. The caller may still retry later.
+		return &Error{Kind: KindUnavailable, Msg: "PAYJS's TLS certificate does not verify", Err: err, final: true}
+	}
 	return &Error{Kind: KindUnavailable, Msg: "cannot reach PAYJS", Err: err}
+}
+
+// badCertificate reports whether err is a failed TLS certificate check.
+func badCertificate(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 // ctxError is the error of a close whose context ended: canceled by the

@@ -331,9 +331,20 @@ func TestCloseOverTLS(t *testing.T) {
 	}
 	// Certificate verification is on: a client that does not trust the
 	// simulator's certificate cannot close.
-	c = newClient(t, srv, payjs.WithHTTPClient(payjs.NewHTTPClient()), payjs.WithMaxAttempts(1))
-	if _, err := c.Close(context.Background(), unpaid2); payjs.KindOf(err) != payjs.KindUnavailable || !strings.Contains(err.Error(), "certificate") {
+	// It is not retried within the close: the same certificate would fail
+	// again.
+	before := srv.Connections()
+	c = newClient(t, srv, payjs.WithHTTPClient(payjs.NewHTTPClient()), payjs.WithMaxAttempts(3))
+	_, err = c.Close(context.Background(), unpaid2)
+	if payjs.KindOf(err) != payjs.KindUnavailable || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Close with an untrusted certificate: %v, want %s naming the certificate", err, payjs.KindUnavailable)
+	}
+	var pe *payjs.Error
+	if errors.As(err, &pe) && pe.Attempts != 1 {
+		t.Errorf("an untrusted certificate was tried %d times, want 1", pe.Attempts)
+	}
+	if got := srv.Connections() - before; got != 1 {
+		t.Errorf("an untrusted certificate opened %d connections, want 1", got)
 	}
 }
 

@@ -54,6 +54,10 @@ type Error struct {
 	Attempts int
 	// Err is the underlying cause, if any.
 	Err error
+
+	// final marks a failure of a retryable kind that asking again within
+	// the same close cannot mend (a certificate that does not verify).
+	final bool
 }
 
 func (e *Error) Error() string {
