@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/secret"
@@ -39,7 +40,10 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	log := handler.NewLogger(stdout, cfg.LogLevel)
 	obs := handler.NewObserver(log, stdout)
 
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	// Lambda hands the function its credentials in the environment; the
+	// EC2 instance metadata endpoint is never the answer, and off Lambda
+	// (tests, make invoke) asking it would send traffic off loopback.
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
 	if err != nil {
 		return nil, err
 	}
