@@ -248,7 +248,7 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	sign := Sign(map[string]string{"payjs_order_id": payjsOrderID}, c.key)
+	sign := closeSign(payjsOrderID, c.key)
 	body := "payjs_order_id=" + payjsOrderID + "&sign=" + sign
 
 	var last *Error

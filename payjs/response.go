@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ParseResponse decodes a PAYJS answer into its top-level fields, as the
@@ -17,7 +18,7 @@ func ParseResponse(body []byte) (fields map[string]string, sign string, err erro
 	if len(body) == 0 || body[0] != '{' {
 		return nil, "", fmt.Errorf("response is not a JSON object")
 	}
-	var raw map[string]json.RawMessage
+	var raw map[string]rawValue
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, "", fmt.Errorf("response is not valid JSON")
 	}
@@ -52,11 +53,25 @@ func fieldName(name string) string {
 	return "field " + strconv.Quote(name)
 }
 
-func scalar(v json.RawMessage) (string, error) {
+// rawValue is a JSON value as a slice of the body being parsed, where
+// json.RawMessage would copy it: the body outlives the parse and nothing
+// writes to it.
+type rawValue []byte
+
+// UnmarshalJSON keeps b, a slice of the input of json.Unmarshal.
+func (r *rawValue) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
+func scalar(v rawValue) (string, error) {
 	switch {
 	case len(v) == 0:
 		return "", fmt.Errorf("empty value")
 	case v[0] == '"':
+		if s, ok := plainString(v); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return "", fmt.Errorf("bad string")
@@ -72,6 +87,26 @@ func scalar(v json.RawMessage) (string, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf("nested objects and arrays are not part of a close response")
+}
+
+// plainString returns the content of a JSON string literal that needs no
+// unescaping: no backslash, no control character, valid UTF-8 (which
+// json.Unmarshal would otherwise rewrite to U+FFFD). Close answers are
+// mostly such strings; anything else takes json.Unmarshal.
+func plainString(v rawValue) (string, bool) {
+	if len(v) < 2 || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // parse turns the body of an HTTP 200 answer into a Result or an *Error.

@@ -51,6 +51,15 @@ func stringToSign(params map[string]string, key string) string {
 	return b.String()
 }
 
+// closeSign is Sign(map[string]string{"payjs_order_id": id}, key) without
+// the map and the sort: the close request signs one field.
+func closeSign(id, key string) string {
+	if !signed("payjs_order_id", id) {
+		return Sign(map[string]string{"payjs_order_id": id}, key)
+	}
+	return md5Upper("payjs_order_id=" + id + "&key=" + key)
+}
+
 // signed reports whether a field takes part in the signature: PAYJS drops
 // the signature itself and the values its PHP reference treats as empty.
 func signed(name, value string) bool {

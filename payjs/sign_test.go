@@ -230,3 +230,14 @@ func TestKind(t *testing.T) {
 		t.Errorf("KindOf(nil) = %q, want \"\"", got)
 	}
 }
+
+func TestCloseSignIsSignOfTheOneField(t *testing.T) {
+	for _, id := range []string{"2019043012232600733973651", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6", "1", "0", "00"} {
+		for _, key := range []string{"testkey123", "5f4dcc3b5aa765d61d8327deb882cf99"} {
+			want := payjs.Sign(map[string]string{"payjs_order_id": id}, key)
+			if got := payjs.CloseSign(id, key); got != want {
+				t.Errorf("CloseSign(%q) = %s, want Sign's %s", id, got, want)
+			}
+		}
+	}
+}
