@@ -22,6 +22,55 @@ type Observer struct {
 	mu      sync.Mutex
 	metrics io.Writer
 	now     func() time.Time
+	lines   *lineWriter // set by NewJSONObserver: one write per close
+}
+
+// NewJSONObserver returns an Observer writing JSON log lines (see
+// [NewLogger]) at level and above, and metric lines, to w. A close's log
+// line and metric line reach w in one Write: on Lambda, stdout is a pipe
+// to the runtime's log agent, and a write is a system call and a wake-up.
+func NewJSONObserver(w io.Writer, level slog.Leveler) *Observer {
+	lw := &lineWriter{w: w}
+	o := NewObserver(NewLogger(lw, level), lw)
+	o.lines = lw
+	return o
+}
+
+// lineWriter passes writes through to w, except between hold and flush,
+// when it gathers them and then writes them at once.
+type lineWriter struct {
+	section sync.Mutex // one holder at a time
+	mu      sync.Mutex
+	w       io.Writer
+	held    bool
+	buf     []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held {
+		l.buf = append(l.buf, p...)
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+func (l *lineWriter) hold() {
+	l.section.Lock()
+	l.mu.Lock()
+	l.held = true
+	l.mu.Unlock()
+}
+
+func (l *lineWriter) flush() {
+	l.mu.Lock()
+	if len(l.buf) > 0 {
+		_, _ = l.w.Write(l.buf)
+	}
+	l.buf, l.held = l.buf[:0], false
+	l.mu.Unlock()
+	l.section.Unlock()
 }
 
 // NewObserver returns an Observer that logs to log and writes metric
@@ -78,6 +127,10 @@ func clip(s string) string {
 
 // closed logs one close request's outcome and counts it.
 func (o *Observer) closed(ctx context.Context, kind Kind, record string, req Request, res *Result, latency time.Duration, cause error) {
+	if o.lines != nil {
+		o.lines.hold()
+		defer o.lines.flush()
+	}
 	outcome := res.Status
 	level := slog.LevelInfo
 	attrs := make([]slog.Attr, 0, 12)

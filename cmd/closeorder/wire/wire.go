@@ -37,8 +37,8 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	log := handler.NewLogger(stdout, cfg.LogLevel)
-	obs := handler.NewObserver(log, stdout)
+	obs := handler.NewJSONObserver(stdout, cfg.LogLevel)
+	log := obs.Logger()
 
 	// Lambda hands the function its credentials in the environment; the
 	// EC2 instance metadata endpoint is never the answer, and off Lambda
