@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/payjs-close/payjs-close/cmd/closeorder/wire"
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/secret"
@@ -106,15 +107,8 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer) 
 	}
 	hc := payjs.NewHTTPClient()
 	h = handler.New(handler.Deps{
-		Keys: staticKeys{set},
-		NewCloser: func(key string) (handler.Closer, error) {
-			return payjs.NewClient(key,
-				payjs.WithBaseURL(cfg.BaseURL),
-				payjs.WithHTTPClient(hc),
-				payjs.WithTimeout(cfg.Timeout),
-				payjs.WithRequireSignature(cfg.RequireSignature),
-			)
-		},
+		Keys:      staticKeys{set},
+		NewCloser: wire.Closers(cfg, hc),
 		// Logs only: the metric lines are for CloudWatch.
 		Obs:            handler.NewObserver(handler.NewLogger(out, cfg.LogLevel), nil),
 		SQSConcurrency: cfg.SQSConcurrency,

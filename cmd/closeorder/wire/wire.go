@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -91,18 +92,25 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	log.LogAttrs(ctx, level, "init", attrs...)
 
 	return handler.New(handler.Deps{
-		Keys: store,
-		NewCloser: func(key string) (handler.Closer, error) {
-			return payjs.NewClient(key,
-				payjs.WithBaseURL(cfg.BaseURL),
-				payjs.WithHTTPClient(hc),
-				payjs.WithTimeout(cfg.Timeout),
-				payjs.WithRequireSignature(cfg.RequireSignature),
-			)
-		},
+		Keys:           store,
+		NewCloser:      Closers(cfg, hc),
 		Obs:            obs,
 		SQSConcurrency: cfg.SQSConcurrency,
 	}), nil
+}
+
+// Closers returns the handler's NewCloser: a PAYJS client per merchant
+// key, configured by cfg, all sharing hc and so its keep-alive
+// connections.
+func Closers(cfg handler.Config, hc *http.Client) func(key string) (handler.Closer, error) {
+	return func(key string) (handler.Closer, error) {
+		return payjs.NewClient(key,
+			payjs.WithBaseURL(cfg.BaseURL),
+			payjs.WithHTTPClient(hc),
+			payjs.WithTimeout(cfg.Timeout),
+			payjs.WithRequireSignature(cfg.RequireSignature),
+		)
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
