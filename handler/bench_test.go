@@ -95,7 +95,9 @@ func benchHandler(tb testing.TB, hc *http.Client, baseURL string) *Handler {
 		NewCloser: func(key string) (Closer, error) {
 			return payjs.NewClient(key, payjs.WithBaseURL(baseURL), payjs.WithHTTPClient(hc))
 		},
-		Obs: NewObserver(NewLogger(sink{}, slog.LevelInfo), sink{}),
+		// As wire.Build wires the bootstrap.
+		Obs:    NewJSONObserver(sink{}, slog.LevelInfo),
+		Budget: payjs.DefaultTimeout,
 	})
 }
 

@@ -42,6 +42,9 @@ type Deps struct {
 	// Reserve is the time kept back from the Lambda deadline to shape and
 	// return the answer after a close gives up (default 200ms).
 	Reserve time.Duration
+	// Budget, when set, is the Closers' time budget (PAYJS_TIMEOUT): the
+	// key lookup and the close then share one deadline.
+	Budget time.Duration
 }
 
 // Handler is the Lambda function. It implements lambda.Handler, so it
@@ -52,6 +55,7 @@ type Handler struct {
 	obs     *Observer
 	sqsConc int
 	reserve time.Duration
+	budget  time.Duration
 	cold    atomic.Bool
 
 	mu      sync.Mutex
@@ -61,7 +65,7 @@ type Handler struct {
 
 // New returns a Handler.
 func New(d Deps) *Handler {
-	h := &Handler{keys: d.Keys, newC: d.NewCloser, obs: d.Obs, sqsConc: d.SQSConcurrency, reserve: d.Reserve}
+	h := &Handler{keys: d.Keys, newC: d.NewCloser, obs: d.Obs, sqsConc: d.SQSConcurrency, reserve: d.Reserve, budget: d.Budget}
 	if h.obs == nil {
 		h.obs = NewObserver(nil, nil)
 	}
@@ -261,10 +265,22 @@ func (h *Handler) doClose(ctx context.Context, req Request) (Result, error) {
 	// The reserve bounds the key load too: a first load from a Secrets
 	// Manager that hangs must end in config_unavailable before the
 	// Lambda deadline, not in a timed-out invocation.
+	// With Budget known, one deadline serves both: the sooner of the
+	// budget and the reserve, and the client then needs no timer of its
+	// own (see payjs.Client.Close).
 	cctx := ctx
-	if dl, ok := ctx.Deadline(); ok {
+	dl, ok := ctx.Deadline()
+	if ok {
+		dl = dl.Add(-h.reserve)
+	}
+	if h.budget > 0 {
+		if b := time.Now().Add(h.budget); !ok || b.Before(dl) {
+			dl, ok = b, true
+		}
+	}
+	if ok {
 		var cancel context.CancelFunc
-		cctx, cancel = context.WithDeadline(ctx, dl.Add(-h.reserve))
+		cctx, cancel = context.WithDeadline(ctx, dl)
 		defer cancel()
 	}
 	c, res := h.closer(cctx, req.MchID)

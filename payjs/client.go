@@ -245,8 +245,14 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 	if !ValidOrderID(payjsOrderID) {
 		return nil, &Error{Kind: KindInvalidInput, Msg: "payjs_order_id must be 1 to 32 characters of [0-9A-Za-z]"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+		// The caller's deadline is later than the budget (or absent):
+		// the budget bounds this close. Otherwise the caller's sooner
+		// deadline already does, and a second timer would be waste.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 
 	sign := closeSign(payjsOrderID, c.key)
 	body := "payjs_order_id=" + payjsOrderID + "&sign=" + sign

@@ -96,6 +96,7 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		NewCloser:      Closers(cfg, hc),
 		Obs:            obs,
 		SQSConcurrency: cfg.SQSConcurrency,
+		Budget:         cfg.Timeout,
 	}), nil
 }
 
