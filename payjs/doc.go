@@ -50,8 +50,8 @@
 //
 // on 2026-11-25 (go1.26.8 linux/amd64, 2 cores of an AMD EPYC), five runs:
 //
-//	BenchmarkSign-2     221-278 ns/op     160 B/op     3 allocs/op
-//	BenchmarkClose-2    54.7-56.4 µs/op   13.4 kB/op   159 allocs/op
+//	BenchmarkSign-2     226-235 ns/op     160 B/op     3 allocs/op
+//	BenchmarkClose-2    43.3-49.1 µs/op   12.9 kB/op   149 allocs/op
 //
 // BenchmarkClose is one whole close against the payjstest simulator on
 // loopback over a kept-alive connection (sign, POST, read, parse, verify)
