@@ -1,13 +1,11 @@
-package secret_test
+package secret
 
 // Integration tests: the real aws-sdk-go-v2 Secrets Manager client against
 // moto (python3 -m moto.server, started by mototest; a missing moto fails
 // these tests with an install hint).
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -41,16 +38,16 @@ func demoSecret(key string) string {
 // env is one test's moto, store, clock and captured logs.
 type env struct {
 	srv   *mototest.Server
-	store *secret.Store
-	clock *fakeClock
-	logs  *logs
+	store *Store
+	clock *clock
+	logs  *logBuffer
 	loads *loadCounter
 }
 
 // setup starts moto, optionally creates the secret, and builds a store
 // reading it with the real SDK client. Logs are checked at the end of the
 // test for every key the test may have used.
-func setup(t *testing.T, value string, opts ...secret.Option) *env {
+func setup(t *testing.T, value string, opts ...Option) *env {
 	t.Helper()
 	srv := mototest.Start(t)
 	if value != "" {
@@ -59,18 +56,19 @@ func setup(t *testing.T, value string, opts ...secret.Option) *env {
 	return newEnv(t, srv, srv.Client(t), opts...)
 }
 
-func newEnv(t *testing.T, srv *mototest.Server, api secret.GetSecretValueAPI, opts ...secret.Option) *env {
+func newEnv(t *testing.T, srv *mototest.Server, api GetSecretValueAPI, opts ...Option) *env {
 	t.Helper()
-	e := &env{srv: srv, clock: &fakeClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}, loads: &loadCounter{}}
-	e.logs = captureLogs(t, demoKey, newKey)
-	opts = append([]secret.Option{
-		secret.WithTTL(ttl), secret.WithClock(e.clock.Now), secret.WithLogger(e.logs.logger), secret.WithOnLoad(e.loads.add),
+	e := &env{srv: srv, clock: newClock(), loads: &loadCounter{}}
+	var log *slog.Logger
+	log, e.logs = captureLogs(t, demoKey, newKey)
+	opts = append([]Option{
+		WithTTL(ttl), WithClock(e.clock.Now), WithLogger(log), WithOnLoad(e.loads.add),
 	}, opts...)
-	e.store = secret.NewStore(api, secretID, opts...)
+	e.store = NewStore(api, secretID, opts...)
 	return e
 }
 
-func (e *env) get(t *testing.T) *secret.Set {
+func (e *env) get(t *testing.T) *Set {
 	t.Helper()
 	set, err := e.store.Get(context.Background())
 	if err != nil {
@@ -79,7 +77,7 @@ func (e *env) get(t *testing.T) *secret.Set {
 	return set
 }
 
-func key(t *testing.T, set *secret.Set) string {
+func key(t *testing.T, set *Set) string {
 	t.Helper()
 	m, err := set.Lookup(mchID)
 	if err != nil {
@@ -89,23 +87,6 @@ func key(t *testing.T, set *secret.Set) string {
 }
 
 func (e *env) calls() int { return e.srv.Calls("GetSecretValue") }
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type loadCounter struct {
 	mu       sync.Mutex
@@ -128,57 +109,6 @@ func (l *loadCounter) counts() (ok, fail int) {
 	return l.ok, l.fail
 }
 
-type logs struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	logger *slog.Logger
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// captureLogs fails the test at its end if a line holds any of secrets
-// (inside a JSON string value, where a key would be).
-func captureLogs(t *testing.T, secrets ...string) *logs {
-	t.Helper()
-	l := &logs{}
-	l.logger = slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	t.Cleanup(func() {
-		out := l.String()
-		for _, s := range secrets {
-			if strings.Contains(out, s) {
-				t.Errorf("logs contain the secret %q:\n%s", s, out)
-			}
-		}
-	})
-	return l
-}
-
-// find returns the log lines with message msg.
-func (l *logs) find(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(l.String()), "\n") {
-		var r map[string]any
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if r["msg"] == msg {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 const (
 	msgLoaded     = "secret loaded"
 	msgLoadFailed = "secret load failed"
@@ -198,7 +128,7 @@ func TestMotoColdStartLoad(t *testing.T) {
 	if n := e.calls(); n != 1 {
 		t.Errorf("GetSecretValue calls = %d, want 1", n)
 	}
-	lines := e.logs.find(t, msgLoaded)
+	lines := e.logs.records(t, msgLoaded)
 	if len(lines) != 1 || lines[0]["secret_id"] != secretID || lines[0]["version_id"] == "" ||
 		fmt.Sprint(lines[0]["merchants"]) != "map[count:1 mchids:[1528140051]]" {
 		t.Errorf("load log = %v", lines)
@@ -229,8 +159,8 @@ func TestMotoMissingSecret(t *testing.T) {
 	e := setup(t, "")
 	for i := 1; i <= 2; i++ { // every Get tries again
 		_, err := e.store.Get(context.Background())
-		if !errors.Is(err, secret.ErrUnavailable) || secret.ReasonOf(err) != secret.ReasonNotFound {
-			t.Fatalf("Get = %v (reason %q), want ErrUnavailable, not_found", err, secret.ReasonOf(err))
+		if !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonNotFound {
+			t.Fatalf("Get = %v (reason %q), want ErrUnavailable, not_found", err, ReasonOf(err))
 		}
 		var nf *types.ResourceNotFoundException
 		if !errors.As(err, &nf) {
@@ -244,7 +174,7 @@ func TestMotoMissingSecret(t *testing.T) {
 			t.Errorf("calls = %d after %d Gets (not found is not retried by the SDK)", n, i)
 		}
 	}
-	lines := e.logs.find(t, msgLoadFailed)
+	lines := e.logs.records(t, msgLoadFailed)
 	if len(lines) != 2 || lines[0]["level"] != "ERROR" || lines[0]["reason"] != "not_found" {
 		t.Errorf("failure log = %v", lines)
 	}
@@ -273,13 +203,13 @@ func TestMotoMalformedSecret(t *testing.T) {
 			t.Parallel()
 			id := "malformed/" + strings.ReplaceAll(tt.name, " ", "-")
 			srv.CreateSecret(t, id, tt.value)
-			l := captureLogs(t, demoKey, tt.value)
-			store := secret.NewStore(srv.Client(t), id, secret.WithLogger(l.logger))
+			log, l := captureLogs(t, demoKey, tt.value)
+			store := NewStore(srv.Client(t), id, WithLogger(log))
 			_, err := store.Get(context.Background())
-			if !errors.Is(err, secret.ErrUnavailable) || secret.ReasonOf(err) != secret.ReasonMalformed {
+			if !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonMalformed {
 				t.Fatalf("Get = %v, want ErrUnavailable, malformed", err)
 			}
-			var me *secret.MalformedError
+			var me *MalformedError
 			if !errors.As(err, &me) {
 				t.Fatalf("no *MalformedError in %v", err)
 			}
@@ -293,7 +223,7 @@ func TestMotoMalformedSecret(t *testing.T) {
 			if strings.Contains(err.Error(), demoKey) || strings.Contains(err.Error(), tt.value) {
 				t.Errorf("the error quotes the secret: %q", err)
 			}
-			if lines := l.find(t, msgLoadFailed); len(lines) != 1 || lines[0]["reason"] != "malformed" ||
+			if lines := l.records(t, msgLoadFailed); len(lines) != 1 || lines[0]["reason"] != "malformed" ||
 				!strings.Contains(fmt.Sprint(lines[0]["error"]), tt.problem) {
 				t.Errorf("failure log = %v", lines)
 			}
@@ -319,7 +249,7 @@ func TestMotoRotationAfterTTL(t *testing.T) {
 	if n := e.calls(); n != 2 {
 		t.Errorf("calls = %d, want 2", n)
 	}
-	if lines := e.logs.find(t, msgLoaded); len(lines) != 2 || lines[1]["refresh"] != true ||
+	if lines := e.logs.records(t, msgLoaded); len(lines) != 2 || lines[1]["refresh"] != true ||
 		lines[0]["version_id"] == lines[1]["version_id"] {
 		t.Errorf("load logs = %v", lines)
 	}
@@ -328,7 +258,7 @@ func TestMotoRotationAfterTTL(t *testing.T) {
 func TestMotoDownAfterFirstLoadKeepsStaleKey(t *testing.T) {
 	t.Parallel()
 	const retry = 30 * time.Second
-	e := setup(t, demoSecret(demoKey), secret.WithRefreshRetry(retry))
+	e := setup(t, demoSecret(demoKey), WithRefreshRetry(retry))
 	first := e.get(t)
 
 	e.srv.Stop()
@@ -339,7 +269,7 @@ func TestMotoDownAfterFirstLoadKeepsStaleKey(t *testing.T) {
 		t.Fatalf("Get with Secrets Manager down = %v, %v; want the stale set", set, err)
 	}
 	t.Logf("refresh against a stopped endpoint took %v", time.Since(start))
-	warn := e.logs.find(t, msgStale)
+	warn := e.logs.records(t, msgStale)
 	if len(warn) != 1 || warn[0]["level"] != "WARN" || warn[0]["reason"] != "unreachable" || warn[0]["secret_id"] != secretID ||
 		!strings.Contains(fmt.Sprint(warn[0]["error"]), "connection refused") {
 		t.Errorf("warning = %v", warn)
@@ -369,8 +299,8 @@ func TestMotoDownAtColdStartThenBack(t *testing.T) {
 	e := setup(t, demoSecret(demoKey))
 	e.srv.Stop()
 	_, err := e.store.Get(context.Background())
-	if !errors.Is(err, secret.ErrUnavailable) || secret.ReasonOf(err) != secret.ReasonUnreachable {
-		t.Fatalf("Get while down = %v (reason %q), want unreachable", err, secret.ReasonOf(err))
+	if !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonUnreachable {
+		t.Fatalf("Get while down = %v (reason %q), want unreachable", err, ReasonOf(err))
 	}
 	if !strings.HasPrefix(err.Error(), `secret "payjs-close/local": unreachable: `) {
 		t.Errorf("message %q", err)
@@ -389,7 +319,7 @@ func TestMotoAccessDenied(t *testing.T) {
 	e := setup(t, demoSecret(demoKey))
 	e.srv.Fail("GetSecretValue", mototest.AccessDenied())
 	_, err := e.store.Get(context.Background())
-	if secret.ReasonOf(err) != secret.ReasonAccessDenied || !errors.Is(err, secret.ErrUnavailable) {
+	if ReasonOf(err) != ReasonAccessDenied || !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Get = %v, want access_denied", err)
 	}
 	var api smithy.APIError
@@ -399,7 +329,7 @@ func TestMotoAccessDenied(t *testing.T) {
 	if n := e.calls(); n != 1 {
 		t.Errorf("calls = %d, want 1 (AccessDenied is not retried)", n)
 	}
-	if lines := e.logs.find(t, msgLoadFailed); len(lines) != 1 || lines[0]["reason"] != "access_denied" {
+	if lines := e.logs.records(t, msgLoadFailed); len(lines) != 1 || lines[0]["reason"] != "access_denied" {
 		t.Errorf("failure log = %v", lines)
 	}
 }
@@ -415,7 +345,7 @@ func TestMotoThrottled(t *testing.T) {
 		// seconds) is not what is under test.
 		e := newEnv(t, srv, srv.Client(t, func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }))
 		_, err := e.store.Get(context.Background())
-		if secret.ReasonOf(err) != secret.ReasonThrottled || !errors.Is(err, secret.ErrUnavailable) {
+		if ReasonOf(err) != ReasonThrottled || !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Get = %v, want throttled", err)
 		}
 		if !strings.Contains(err.Error(), "ThrottlingException: Rate exceeded") {
@@ -443,7 +373,7 @@ func TestMotoThrottled(t *testing.T) {
 
 func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	t.Parallel()
-	e := setup(t, demoSecret(demoKey), secret.WithRefreshTimeout(300*time.Millisecond))
+	e := setup(t, demoSecret(demoKey), WithRefreshTimeout(300*time.Millisecond))
 	first := e.get(t)
 	e.srv.Fail("GetSecretValue", mototest.Slow(time.Minute))
 	e.clock.Advance(ttl)
@@ -456,7 +386,7 @@ func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	if took < 300*time.Millisecond || took > 3*time.Second {
 		t.Errorf("the refresh took %v, want about the 300ms refresh timeout", took)
 	}
-	if warn := e.logs.find(t, msgStale); len(warn) != 1 || warn[0]["reason"] != "timeout" {
+	if warn := e.logs.records(t, msgStale); len(warn) != 1 || warn[0]["reason"] != "timeout" {
 		t.Errorf("warning = %v", warn)
 	}
 }
@@ -467,7 +397,7 @@ func TestMotoConcurrentColdGetsShareOneCall(t *testing.T) {
 	// Hold the first answer back so that all callers arrive during it.
 	e.srv.Fail("GetSecretValue", mototest.Fault{Delay: 300 * time.Millisecond, Times: 1})
 	const n = 25
-	sets := make([]*secret.Set, n)
+	sets := make([]*Set, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { sets[i], _ = e.store.Get(context.Background()) })
@@ -495,9 +425,9 @@ func TestMotoEndpointFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := captureLogs(t, demoKey)
+	log, _ := captureLogs(t, demoKey)
 	for _, id := range []string{secretID, arn} {
-		store := secret.NewStore(secretsmanager.NewFromConfig(cfg), id, secret.WithLogger(l.logger))
+		store := NewStore(secretsmanager.NewFromConfig(cfg), id, WithLogger(log))
 		set, err := store.Get(context.Background())
 		if err != nil || key(t, set) != demoKey {
 			t.Errorf("Get(%s) = %v", id, err)
