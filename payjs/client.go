@@ -46,6 +46,7 @@ type Client struct {
 	maxAttempts int
 	requireSign bool
 	userAgent   string
+	header      http.Header // of every close request; read-only
 	backoffBase time.Duration
 	backoffMax  time.Duration
 }
@@ -121,6 +122,11 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 		c.maxAttempts = 1
 	}
 	c.closeURL = c.base + closePath
+	c.header = http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"},
+		"Accept":       {"application/json"},
+		"User-Agent":   {c.userAgent},
+	}
 	return c, nil
 }
 
@@ -313,11 +319,11 @@ func (c *Client) do(ctx context.Context, body, orderID string) (*Result, *Error,
 	if err != nil {
 		return nil, &Error{Kind: KindInvalidInput, Msg: "cannot build request", Err: err}, 0
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
+	// The transport only reads the headers, so every request shares
+	// one map; http.Client may edit them (redirects), so it gets a copy.
+	req.Header = c.header
 
-	resp, err := c.hc.Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return nil, transportError(ctx, err), 0
 	}
@@ -382,6 +388,23 @@ func ctxError(ctx context.Context) *Error {
 		return &Error{Kind: KindUnavailable, Msg: "close canceled", Err: context.Canceled}
 	}
 	return &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Err: context.DeadlineExceeded}
+}
+
+// roundTrip sends req through the client's transport directly. A close
+// needs none of http.Client's extras (redirects are refused, no cookie
+// jar, the budget is the context's deadline), and skipping them saves
+// their per-request allocations. A client with a Jar or a Timeout gets
+// its http.Client path.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.hc.Jar != nil || c.hc.Timeout != 0 {
+		req.Header = req.Header.Clone()
+		return c.hc.Do(req)
+	}
+	t := c.hc.Transport
+	if t == nil {
+		t = http.DefaultTransport
+	}
+	return t.RoundTrip(req)
 }
 
 // userAgent names the product and its version, as PAYJS's logs see us.

@@ -491,3 +491,24 @@ func TestErrorMessageShape(t *testing.T) {
 		t.Error("Error does not unwrap to its cause")
 	}
 }
+
+// TestCloseWithAnyHTTPClient covers the two ways a request leaves: the
+// transport directly (the usual, shared-header path) and http.Client.Do,
+// taken for a client with a Timeout or a cookie jar; and a client with no
+// Transport of its own.
+func TestCloseWithAnyHTTPClient(t *testing.T) {
+	srv := newSim(t)
+	for i, hc := range []*http.Client{
+		{Timeout: 5 * time.Second},
+		{},
+	} {
+		c := newClient(t, srv, payjs.WithHTTPClient(hc))
+		id := payjstest.DemoOrderUnpaid(i + 3)
+		if res, err := c.Close(context.Background(), id); err != nil || !res.Verified {
+			t.Errorf("client %d: Close = %+v, %v", i, res, err)
+		}
+		if o, _ := srv.Order(id); o.State != payjstest.StateClosed {
+			t.Errorf("client %d: order is %v, want closed", i, o.State)
+		}
+	}
+}
