@@ -50,8 +50,8 @@
 //
 // on 2026-11-25 (go1.26.8 linux/amd64, 2 cores of an AMD EPYC), five runs:
 //
-//	BenchmarkSign-2     226-235 ns/op     160 B/op     3 allocs/op
-//	BenchmarkClose-2    43.3-49.1 µs/op   12.9 kB/op   149 allocs/op
+//	BenchmarkSign-2     228-258 ns/op     160 B/op     3 allocs/op
+//	BenchmarkClose-2    42.3-45.1 µs/op   11.8 kB/op   139 allocs/op
 //
 // BenchmarkClose is one whole close against the payjstest simulator on
 // loopback over a kept-alive connection (sign, POST, read, parse, verify)
