@@ -5,14 +5,25 @@
 // answers one normalized [Result], shaped back for the event kind.
 //
 // A reader can follow one close by opening, in order: events.go (which
-// kind is this?), http.go (routes, bodies, HTTP responses), handler.go
-// (the close itself), sqs.go (batches), result.go (the result and error
-// codes) and observe.go (logs and metrics).
+// kind is this?), envelope.go (the one decode of an event), http.go
+// (routes, bodies, HTTP responses), handler.go (the close itself), sqs.go
+// (batches), result.go (the result and error codes) and observe.go (logs
+// and metrics). config.go reads the environment.
 //
-// Use:
+// Use (cmd/closeorder/wire does this with the Secrets Manager store):
 //
 //	cfg, err := handler.LoadConfig(os.Getenv)
-//	...
-//	h := handler.New(handler.Deps{Keys: store, NewCloser: ..., Log: os.Stdout})
+//	if err != nil {
+//		return err // names the variable
+//	}
+//	hc := payjs.NewHTTPClient()
+//	h := handler.New(handler.Deps{
+//		Keys: store, // a KeySource, such as *secret.Store
+//		NewCloser: func(key string) (handler.Closer, error) {
+//			return payjs.NewClient(key, payjs.WithBaseURL(cfg.BaseURL), payjs.WithHTTPClient(hc))
+//		},
+//		Obs:    handler.NewJSONObserver(os.Stdout, cfg.LogLevel),
+//		Budget: cfg.Timeout,
+//	})
 //	lambda.Start(h)
 package handler
