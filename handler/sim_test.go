@@ -151,7 +151,7 @@ func TestUnsignedSuccessIsUnverifiedByDefault(t *testing.T) {
 	if lerr || !r.OK || r.Verified {
 		t.Fatalf("result = %+v, want ok and unverified", r)
 	}
-	if n := countLines(hs.out.String(), `"UnverifiedSuccesses":1`); n != 1 {
+	if n := strings.Count(hs.out.String(), `"UnverifiedSuccesses":1`); n != 1 {
 		t.Errorf("UnverifiedSuccesses counted %d times", n)
 	}
 }
@@ -183,5 +183,3 @@ func TestWarmInvokesReuseOneConnection(t *testing.T) {
 		t.Errorf("9 sequential closes opened %d connections, want 1", c)
 	}
 }
-
-func countLines(s, sub string) int { return strings.Count(s, sub) }

@@ -132,6 +132,15 @@ func checkHTTP(t *testing.T, raw []byte, id string) {
 	checkClosed(t, []byte(resp.Body), id)
 }
 
+// closes expects a sample whose answer check accepts as the closed result
+// of id, and the order then closed at the simulator.
+func closes(id string, check func(*testing.T, []byte, string)) func(*testing.T, *devstack.Stack, []byte) {
+	return func(t *testing.T, st *devstack.Stack, raw []byte) {
+		check(t, raw, id)
+		checkOrderState(t, st.Sim, id, payjstest.StateClosed)
+	}
+}
+
 func checkOrderState(t *testing.T, sim *payjstest.Server, id string, want payjstest.State) {
 	t.Helper()
 	if o, ok := sim.Order(id); !ok || o.State != want {
@@ -142,26 +151,11 @@ func checkOrderState(t *testing.T, sim *payjstest.Server, id string, want payjst
 // sampleExpectations says, for each file in events/, what the function
 // answers (CONTRACT.md) and what the simulator then holds.
 var sampleExpectations = map[string]func(t *testing.T, st *devstack.Stack, raw []byte){
-	"http-api.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
-		checkHTTP(t, raw, payjstest.DemoOrderUnpaid(1))
-		checkOrderState(t, st.Sim, payjstest.DemoOrderUnpaid(1), payjstest.StateClosed)
-	},
-	"rest-api.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
-		checkHTTP(t, raw, payjstest.DemoOrderUnpaid(2))
-		checkOrderState(t, st.Sim, payjstest.DemoOrderUnpaid(2), payjstest.StateClosed)
-	},
-	"function-url.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
-		checkHTTP(t, raw, payjstest.DemoOrderUnpaid(3))
-		checkOrderState(t, st.Sim, payjstest.DemoOrderUnpaid(3), payjstest.StateClosed)
-	},
-	"eventbridge.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
-		checkClosed(t, raw, payjstest.DemoOrderUnpaid(4))
-		checkOrderState(t, st.Sim, payjstest.DemoOrderUnpaid(4), payjstest.StateClosed)
-	},
-	"direct.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
-		checkClosed(t, raw, payjstest.DemoOrderUnpaid(7))
-		checkOrderState(t, st.Sim, payjstest.DemoOrderUnpaid(7), payjstest.StateClosed)
-	},
+	"http-api.json":     closes(payjstest.DemoOrderUnpaid(1), checkHTTP),
+	"rest-api.json":     closes(payjstest.DemoOrderUnpaid(2), checkHTTP),
+	"function-url.json": closes(payjstest.DemoOrderUnpaid(3), checkHTTP),
+	"eventbridge.json":  closes(payjstest.DemoOrderUnpaid(4), checkClosed),
+	"direct.json":       closes(payjstest.DemoOrderUnpaid(7), checkClosed),
 	"sqs.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
 		// Only the retryable failure is retried; the rejected and the
 		// invalid records are permanent failures, not reported.
