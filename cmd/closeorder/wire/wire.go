@@ -41,30 +41,12 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	obs := handler.NewJSONObserver(stdout, cfg.LogLevel)
 	log := obs.Logger()
 
-	// Lambda hands the function its credentials in the environment; the
-	// EC2 instance metadata endpoint is never the answer, and off Lambda
-	// (tests, make invoke) asking it would send traffic off loopback.
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	if err != nil {
-		return nil, err
-	}
-	store := secret.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID,
-		secret.WithTTL(cfg.SecretTTL),
-		secret.WithLogger(log),
-		secret.WithOnLoad(obs.SecretLoaded),
-	)
+	// The PAYJS warm-up needs nothing else: it starts first, so that
+	// loading the AWS configuration overlaps it too.
 	hc := payjs.NewHTTPClient()
-
 	var wg sync.WaitGroup
-	var keyErr, warmErr error
-	var keyTime, warmTime time.Duration
-	wg.Go(func() {
-		t := time.Now()
-		c, cancel := context.WithTimeout(ctx, secretInitTimeout)
-		defer cancel()
-		_, keyErr = store.Get(c)
-		keyTime = time.Since(t)
-	})
+	var warmErr error
+	var warmTime time.Duration
 	wg.Go(func() {
 		t := time.Now()
 		c, cancel := context.WithTimeout(ctx, warmTimeout)
@@ -72,6 +54,25 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		warmErr = payjs.Warm(c, hc, cfg.BaseURL)
 		warmTime = time.Since(t)
 	})
+
+	// Lambda hands the function its credentials in the environment; the
+	// EC2 instance metadata endpoint is never the answer, and off Lambda
+	// (tests, make invoke) asking it would send traffic off loopback.
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	if err != nil {
+		wg.Wait()
+		return nil, err
+	}
+	store := secret.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID,
+		secret.WithTTL(cfg.SecretTTL),
+		secret.WithLogger(log),
+		secret.WithOnLoad(obs.SecretLoaded),
+	)
+	t := time.Now()
+	kctx, cancel := context.WithTimeout(ctx, secretInitTimeout)
+	_, keyErr := store.Get(kctx)
+	cancel()
+	keyTime := time.Since(t)
 	wg.Wait()
 
 	attrs := []slog.Attr{
