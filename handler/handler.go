@@ -176,7 +176,7 @@ func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, er
 func (h *Handler) eventBridge(ctx context.Context, payload []byte) ([]byte, error) {
 	var e events.EventBridgeEvent
 	if err := json.Unmarshal(payload, &e); err != nil {
-		return h.final(ctx, KindEventBridge, failed(CodeInvalidRequest, "event is malformed"))
+		return h.final(ctx, failed(CodeInvalidRequest, "event is malformed"))
 	}
 	req, res := decodeRequest(e.Detail)
 	return h.direct(ctx, KindEventBridge, req, res)
@@ -187,9 +187,9 @@ func (h *Handler) eventBridge(ctx context.Context, payload []byte) ([]byte, erro
 func (h *Handler) direct(ctx context.Context, kind Kind, req Request, res *Result) ([]byte, error) {
 	if res != nil {
 		h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
-		return h.final(ctx, kind, *res)
+		return h.final(ctx, *res)
 	}
-	return h.final(ctx, kind, h.close(ctx, kind, "", req))
+	return h.final(ctx, h.close(ctx, kind, "", req))
 }
 
 // unsupported answers an event of no kind the function knows.
@@ -199,7 +199,7 @@ func (h *Handler) unsupported(ctx context.Context, isObject bool) ([]byte, error
 		res = failed(CodeInvalidRequest, "event must be a JSON object")
 	}
 	h.obs.closed(ctx, KindUnknown, "", Request{}, &res, 0, nil)
-	return h.final(ctx, KindUnknown, res)
+	return h.final(ctx, res)
 }
 
 // httpV1 shapes res for a REST API caller.
@@ -234,7 +234,7 @@ func (h *Handler) serveHTTP(ctx context.Context, kind Kind, r *httpRequest) *Res
 
 // final shapes the answer for EventBridge and direct invokes: the Result
 // itself, or, when retrying may help, a Lambda error typed with the code.
-func (h *Handler) final(ctx context.Context, _ Kind, res Result) ([]byte, error) {
+func (h *Handler) final(ctx context.Context, res Result) ([]byte, error) {
 	res.RequestID = requestID(ctx)
 	body, err := json.Marshal(res)
 	if err != nil {
