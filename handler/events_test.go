@@ -83,6 +83,7 @@ func TestDirectAndEventBridgeAnswers(t *testing.T) {
 		{"eventbridge unavailable is a Lambda error", event(t, "eventbridge.json"), unavailable, CodePayjsUnavailable, true},
 		{"eventbridge detail without id", event(t, "eventbridge.json", setDetail(map[string]any{"order": "1"})), nil, CodeInvalidRequest, false},
 		{"eventbridge numeric id", event(t, "eventbridge.json", setDetail(map[string]any{"payjs_order_id": 1})), nil, CodeInvalidRequest, false},
+		{"eventbridge with a malformed time", event(t, "eventbridge.json", func(m map[string]any) { m["time"] = "yesterday" }), nil, CodeInvalidRequest, false},
 		{"unknown event", []byte(`{"hello":"world"}`), nil, CodeUnsupportedEvent, false},
 		{"not an object", []byte(`[1,2,3]`), nil, CodeInvalidRequest, false},
 		{"not JSON", []byte(`payjs_order_id=1`), nil, CodeInvalidRequest, false},
@@ -209,5 +210,27 @@ func TestSQSBatchRunsConcurrentlyWithABound(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `"batchItemFailures":[]`) {
 		t.Errorf("response = %s", out)
+	}
+}
+
+// TestEveryRefusalIsLoggedAndCounted: whatever an event's flaw, one close
+// line and one Closes metric say so.
+func TestEveryRefusalIsLoggedAndCounted(t *testing.T) {
+	for name, payload := range map[string][]byte{
+		"eventbridge with a malformed time": event(t, "eventbridge.json", func(m map[string]any) { m["time"] = "yesterday" }),
+		"direct with a numeric id":          []byte(`{"payjs_order_id":1}`),
+		"unknown event":                     []byte(`{"hello":"world"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := newHarness(t)
+			hs.h.cold.Store(false)
+			if _, lerr := hs.invoke(t, payload); lerr != nil {
+				t.Fatal(lerr)
+			}
+			out := hs.out.String()
+			if strings.Count(out, `"message":"close"`) != 1 || strings.Count(out, `"Closes":1`) != 1 {
+				t.Errorf("want one close line and one Closes metric, got:\n%s", out)
+			}
+		})
 	}
 }

@@ -176,7 +176,7 @@ func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, er
 func (h *Handler) eventBridge(ctx context.Context, payload []byte) ([]byte, error) {
 	var e events.EventBridgeEvent
 	if err := json.Unmarshal(payload, &e); err != nil {
-		return h.final(ctx, failed(CodeInvalidRequest, "event is malformed"))
+		return h.direct(ctx, KindEventBridge, Request{}, ptr(failed(CodeInvalidRequest, "event is malformed")))
 	}
 	req, res := decodeRequest(e.Detail)
 	return h.direct(ctx, KindEventBridge, req, res)
