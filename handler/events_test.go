@@ -217,9 +217,11 @@ func TestSQSBatchRunsConcurrentlyWithABound(t *testing.T) {
 // line and one Closes metric say so.
 func TestEveryRefusalIsLoggedAndCounted(t *testing.T) {
 	for name, payload := range map[string][]byte{
-		"eventbridge with a malformed time": event(t, "eventbridge.json", func(m map[string]any) { m["time"] = "yesterday" }),
-		"direct with a numeric id":          []byte(`{"payjs_order_id":1}`),
-		"unknown event":                     []byte(`{"hello":"world"}`),
+		"eventbridge with a malformed time":  event(t, "eventbridge.json", func(m map[string]any) { m["time"] = "yesterday" }),
+		"direct with a numeric id":           []byte(`{"payjs_order_id":1}`),
+		"REST event with a numeric body":     event(t, "rest-api.json", func(m map[string]any) { m["body"] = 5 }),
+		"HTTP API event with a numeric body": event(t, "http-api.json", func(m map[string]any) { m["body"] = 5 }),
+		"unknown event":                      []byte(`{"hello":"world"}`),
 	} {
 		t.Run(name, func(t *testing.T) {
 			hs := newHarness(t)

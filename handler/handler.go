@@ -101,13 +101,13 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	switch kind {
 	case KindHTTPAPI:
 		r := e.httpV2()
-		return h.httpV2(ctx, kind, &r, nil)
+		return h.http(ctx, kind, &r, nil)
 	case KindFunctionURL:
 		r := e.functionURL()
-		return h.httpV2(ctx, kind, &r, nil)
+		return h.http(ctx, kind, &r, nil)
 	case KindRESTAPI:
 		r := e.httpV1()
-		return h.httpV1(h.serveHTTP(ctx, kind, &r))
+		return h.http(ctx, kind, &r, nil)
 	case KindEventBridge:
 		// EventBridge events are small, and their aws-lambda-go type
 		// checks every field (time must be RFC 3339): decoded as before.
@@ -131,24 +131,24 @@ func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, er
 	case KindHTTPAPI:
 		var e events.APIGatewayV2HTTPRequest
 		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.httpV2(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
+			return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
 		}
 		r := fromV2(&e)
-		return h.httpV2(ctx, kind, &r, nil)
+		return h.http(ctx, kind, &r, nil)
 	case KindFunctionURL:
 		var e events.LambdaFunctionURLRequest
 		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.httpV2(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
+			return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
 		}
 		r := fromFunctionURL(&e)
-		return h.httpV2(ctx, kind, &r, nil)
+		return h.http(ctx, kind, &r, nil)
 	case KindRESTAPI:
 		var e events.APIGatewayProxyRequest
 		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.httpV1(ptr(failed(CodeInvalidRequest, "event is malformed")))
+			return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
 		}
 		r := fromV1(&e)
-		return h.httpV1(h.serveHTTP(ctx, kind, &r))
+		return h.http(ctx, kind, &r, nil)
 	case KindEventBridge:
 		return h.eventBridge(ctx, payload)
 	case KindSQS:
@@ -202,21 +202,20 @@ func (h *Handler) unsupported(ctx context.Context, isObject bool) ([]byte, error
 	return h.final(ctx, res)
 }
 
-// httpV1 shapes res for a REST API caller.
-func (h *Handler) httpV1(res *Result) ([]byte, error) {
-	return encodeHTTP(shapeV1, res)
-}
-
-// httpV2 answers an HTTP API or Function URL event. Both take the same
-// response shape.
-func (h *Handler) httpV2(ctx context.Context, kind Kind, r *httpRequest, res *Result) ([]byte, error) {
+// http answers an HTTP event: it serves r, or, when the event could not be
+// read at all, logs and answers res; then shapes the answer for kind.
+func (h *Handler) http(ctx context.Context, kind Kind, r *httpRequest, res *Result) ([]byte, error) {
 	if res == nil {
 		res = h.serveHTTP(ctx, kind, r)
 	} else {
+		res.RequestID = requestID(ctx)
 		h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
 	}
-	if kind == KindFunctionURL {
+	switch kind {
+	case KindFunctionURL:
 		return encodeHTTP(shapeFunctionURL, res)
+	case KindRESTAPI:
+		return encodeHTTP(shapeV1, res)
 	}
 	return encodeHTTP(shapeV2, res)
 }
