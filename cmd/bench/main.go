@@ -23,7 +23,7 @@
 // SDK v3 and fetch, and a straightforward Go program), each loading the
 // key from moto and closing one order, for their whole-process wall time
 // and peak RSS (wait4's rusage), and once more with -peer-closes further
-// closes for the cost of each. The Node peer's one dependency is
+// closes for the cost of each (-peer-runs times too; medians reported). The Node peer's one dependency is
 // installed with npm into .bin/bench-node on first use.
 //
 // Every process it starts is in a process group of its own and is killed
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.cold, "cold", 15, "cold starts of each function")
 	fs.IntVar(&o.warm, "warm", 300, "warm invokes of each function, spread over its cold sandboxes")
 	fs.BoolVar(&o.peers, "peers", true, "also run the Python, Node.js and Go peer programs")
-	fs.IntVar(&o.peerRuns, "peer-runs", 7, "one-shot runs of each peer")
+	fs.IntVar(&o.peerRuns, "peer-runs", 7, "one-shot runs, and per-close runs, of each peer")
 	fs.IntVar(&o.peerCloses, "peer-closes", 200, "additional closes of each peer's per-close run")
 	fs.StringVar(&o.out, "o", "", "also write the markdown report to this `file`")
 	fs.BoolVar(&o.verbose, "v", false, "copy the emulators' and functions' output to stderr")

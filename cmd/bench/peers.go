@@ -37,9 +37,9 @@ type peerResult struct {
 	wall       []time.Duration // one-shot runs: process start to exit
 	rss        []int64         // their peak RSS
 	secrets    []int           // their GetSecretValue calls
-	perClose   float64         // ms, from the per-close run
-	closes     int             // closes of the per-close run
-	closeConns int             // TCP connections of the per-close run
+	perClose   []float64       // ms, one figure per per-close run
+	closes     int             // closes of each per-close run
+	closeConns int             // TCP connections of a per-close run, the most any opened
 }
 
 // peers prepares the three peer programs: it builds the Go one, finds a
@@ -128,8 +128,9 @@ func (b *bench) nodePeer(ctx context.Context) ([]string, error) {
 	return []string{nodeBin, filepath.Join(dir, "close.mjs")}, nil
 }
 
-// runPeers runs each peer o.peerRuns times one-shot, and once with
-// o.peerCloses additional closes.
+// runPeers runs each peer o.peerRuns times one-shot, and then
+// o.peerRuns times with o.peerCloses additional closes. Both rounds take
+// the peers in turn, so that each sees the machine's other work alike.
 func (b *bench) runPeers(ctx context.Context) ([]peerResult, error) {
 	var results []peerResult
 	ps := b.peers(ctx)
@@ -153,16 +154,20 @@ func (b *bench) runPeers(ctx context.Context) ([]peerResult, error) {
 			res.secrets = append(res.secrets, r.secrets)
 		}
 	}
-	for pi, p := range ps {
-		if p.argv == nil {
-			continue
+	for i := range b.o.peerRuns {
+		for pi, p := range ps {
+			if p.argv == nil {
+				continue
+			}
+			b.progress("%s: 1 + %d closes, run %d/%d", p.name, b.o.peerCloses, i+1, b.o.peerRuns)
+			r, err := b.runPeer(ctx, p, env, b.o.peerCloses)
+			if err != nil {
+				return nil, err
+			}
+			res := &results[pi]
+			res.perClose = append(res.perClose, r.perClose)
+			res.closes, res.closeConns = b.o.peerCloses+1, max(res.closeConns, r.conns)
 		}
-		b.progress("%s: 1 + %d closes", p.name, b.o.peerCloses)
-		r, err := b.runPeer(ctx, p, env, b.o.peerCloses)
-		if err != nil {
-			return nil, err
-		}
-		results[pi].perClose, results[pi].closes, results[pi].closeConns = r.perClose, b.o.peerCloses+1, r.conns
 	}
 	return results, nil
 }

@@ -2,7 +2,9 @@
 // configuration, the Secrets Manager key store, the shared PAYJS HTTP
 // client and the observer. Init work that waits on the network (the
 // secret fetch, and the PAYJS connection warm-up) runs concurrently, so a
-// cold start costs the slower of the two, not their sum.
+// cold start costs the slower of the two, not their sum. Once init is
+// done, it fits GOMAXPROCS to the CPU the sandbox's memory buys (see
+// [MaxProcs]).
 package wire
 
 import (
@@ -10,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,7 +35,8 @@ const (
 // Build reads the configuration through getenv and returns the handler,
 // with its logs and metrics going to stdout. Only a bad configuration is
 // an error; a key that cannot be loaded yet is not (requests answer
-// config_unavailable and the next one tries again).
+// config_unavailable and the next one tries again). After the init work,
+// on Lambda, it lowers GOMAXPROCS to [MaxProcs], for the whole process.
 func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*handler.Handler, error) {
 	start := time.Now()
 	cfg, err := handler.LoadConfig(getenv)
@@ -75,12 +80,21 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	keyTime := time.Since(t)
 	wg.Wait()
 
+	// Init may use every CPU the sandbox shows; invocations get the
+	// CPUs its memory pays for.
+	procs := runtime.GOMAXPROCS(0)
+	if n, ok := MaxProcs(getenv, procs); ok && n != procs {
+		runtime.GOMAXPROCS(n)
+		procs = n
+	}
+
 	attrs := []slog.Attr{
 		slog.Bool("key_loaded", keyErr == nil),
 		slog.Float64("key_ms", ms(keyTime)),
 		slog.Bool("payjs_warm", warmErr == nil),
 		slog.Float64("warm_ms", ms(warmTime)),
 		slog.Float64("init_ms", ms(time.Since(start))),
+		slog.Int("gomaxprocs", procs),
 	}
 	level := slog.LevelInfo
 	if keyErr != nil {
@@ -113,6 +127,36 @@ func Closers(cfg handler.Config, hc *http.Client) func(key string) (handler.Clos
 			payjs.WithRequireSignature(cfg.RequireSignature),
 		)
 	}
+}
+
+// mibPerVCPU is the memory at which Lambda gives a function one vCPU's
+// worth of CPU time (one vCPU-second per second); CPU time grows in
+// proportion to memory.
+const mibPerVCPU = 1769
+
+// MaxProcs returns the GOMAXPROCS for a Lambda sandbox whose memory, in
+// MB, is AWS_LAMBDA_FUNCTION_MEMORY_SIZE: the whole vCPUs of CPU time
+// that memory buys, at least 1 and at most current (the runtime's value,
+// which already respects CPU affinity and cgroup limits). ok is false
+// when GOMAXPROCS is set in the environment, which the runtime has
+// honoured, or when the memory size is absent or not a positive number,
+// as off Lambda.
+//
+// Lambda shows a sandbox two or more CPUs whatever its memory, and Go
+// starts that many Ps, but a 128 MB function gets a fourteenth of one
+// vCPU's time. A close is a wait on one connection: with one P, the
+// goroutine that waits is the one the network poller wakes, on the same
+// thread, instead of a hand-off between two threads, and no second
+// thread spins on the function's share of CPU.
+func MaxProcs(getenv func(string) string, current int) (n int, ok bool) {
+	if getenv("GOMAXPROCS") != "" {
+		return 0, false
+	}
+	mem, err := strconv.Atoi(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+	if err != nil || mem <= 0 {
+		return 0, false
+	}
+	return max(1, min(mem/mibPerVCPU, current)), true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
