@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -16,12 +17,12 @@ import (
 
 // closeLoopArg, as the only argument, makes the command the fourth peer:
 // payjs-close's handler, wired as the bootstrap wires it (wire.Build with
-// the function's environment), in a process of its own, closing one order
-// and then BENCH_CLOSES more back to back, exactly as the peers do (same
-// environment, same orders, same JSON line out), so that its cost per
-// close compares with theirs: response verification, the log line and
-// the metric line (written to stderr, a pipe, as Lambda's stdout is)
-// included.
+// the function's environment, then GOMAXPROCS from wire.MaxProcs), in a
+// process of its own, closing one order and then BENCH_CLOSES more back
+// to back, exactly as the peers do (same environment, same orders, same
+// JSON line out), so that its cost per close compares with theirs:
+// response verification, the log line and the metric line (written to
+// stderr, a pipe, as Lambda's stdout is) included.
 const closeLoopArg = "-internal-close-loop"
 
 func closeLoop(ctx context.Context, stdout, stderr io.Writer) error {
@@ -35,19 +36,18 @@ func closeLoop(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if n, ok := wire.MaxProcs(os.Getenv, runtime.GOMAXPROCS(0)); ok { // as cmd/closeorder's run
+		runtime.GOMAXPROCS(n)
+	}
 	invoke := func(i int) error {
 		id := prefix + fmt.Sprintf("%0*d", 28-len(prefix), i)
 		ictx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "bench-" + strconv.Itoa(i)})
 		ictx, cancel := context.WithTimeout(ictx, 10*time.Second)
 		defer cancel()
-		out, err := h.Invoke(ictx, []byte(`{"payjs_order_id":"`+id+`","mchid":"`+payjstest.DemoMchID+`"}`))
-		if err != nil {
-			return err
-		}
-		if !oursClosed(out) {
-			return fmt.Errorf("order %s: %s", id, out)
-		}
-		return nil
+		// The answer is not decoded here: the peers do not decode theirs
+		// twice either. runPeer checks every order at the simulator.
+		_, err := h.Invoke(ictx, []byte(`{"payjs_order_id":"`+id+`","mchid":"`+payjstest.DemoMchID+`"}`))
+		return err
 	}
 	if err := invoke(0); err != nil {
 		return err

@@ -236,6 +236,13 @@ func (b *bench) runPeer(ctx context.Context, p peer, env map[string]string, extr
 		return r, fmt.Errorf("%s: unexpected output %q: %v", p.name, stdout.String(), err)
 	}
 	r.perClose = got.PerCloseMS
+	// Every peer's closes are checked where it matters, at PAYJS.
+	for i := 0; i <= extra; i++ {
+		id := prefix + fmt.Sprintf("%0*d", 28-len(prefix), i)
+		if o, ok := b.stack.Sim.Order(id); !ok || o.State != payjstest.StateClosed {
+			return r, fmt.Errorf("%s: order %s is not closed at the simulator", p.name, id)
+		}
+	}
 	return r, nil
 }
 

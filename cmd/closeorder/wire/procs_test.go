@@ -1,11 +1,6 @@
 package wire
 
-import (
-	"runtime"
-	"testing"
-
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
-)
+import "testing"
 
 func TestMaxProcsFitsTheCPUTimeTheMemoryBuys(t *testing.T) {
 	cases := []struct {
@@ -32,33 +27,5 @@ func TestMaxProcsFitsTheCPUTimeTheMemoryBuys(t *testing.T) {
 		if n != c.want || ok != c.ok {
 			t.Errorf("memory %q, GOMAXPROCS %q, current %d: got %d, %v; want %d, %v", c.mem, c.gomaxprocs, c.current, n, ok, c.want, c.ok)
 		}
-	}
-}
-
-// TestBuildSetsGOMAXPROCSFromTheMemorySize builds the function as Lambda
-// runs it (AWS_LAMBDA_FUNCTION_MEMORY_SIZE set) and checks that the
-// process then runs with one P, as its init line says, unless GOMAXPROCS
-// is set in its environment.
-func TestBuildSetsGOMAXPROCSFromTheMemorySize(t *testing.T) {
-	prev := runtime.GOMAXPROCS(0)
-	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
-	sm := mototest.Start(t)
-
-	cases := []struct {
-		name string
-		vars map[string]string
-		want int
-	}{
-		{"GOMAXPROCS set", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "GOMAXPROCS": "2"}, 2},
-		{"128 MB", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}, 1},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			runtime.GOMAXPROCS(2)
-			s := readyStack(t, sm, c.vars)
-			if got, line := runtime.GOMAXPROCS(0), initLine(t, s)["gomaxprocs"]; got != c.want || line != float64(c.want) {
-				t.Errorf("GOMAXPROCS %d, init line %v; want both %d", got, line, c.want)
-			}
-		})
 	}
 }

@@ -2,9 +2,9 @@
 // configuration, the Secrets Manager key store, the shared PAYJS HTTP
 // client and the observer. Init work that waits on the network (the
 // secret fetch, and the PAYJS connection warm-up) runs concurrently, so a
-// cold start costs the slower of the two, not their sum. Once init is
-// done, it fits GOMAXPROCS to the CPU the sandbox's memory buys (see
-// [MaxProcs]).
+// cold start costs the slower of the two, not their sum. [MaxProcs] says
+// how many Ps the function's invocations should run with; main applies
+// it once Build is done.
 package wire
 
 import (
@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -35,8 +34,7 @@ const (
 // Build reads the configuration through getenv and returns the handler,
 // with its logs and metrics going to stdout. Only a bad configuration is
 // an error; a key that cannot be loaded yet is not (requests answer
-// config_unavailable and the next one tries again). After the init work,
-// on Lambda, it lowers GOMAXPROCS to [MaxProcs], for the whole process.
+// config_unavailable and the next one tries again).
 func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*handler.Handler, error) {
 	start := time.Now()
 	cfg, err := handler.LoadConfig(getenv)
@@ -80,21 +78,12 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	keyTime := time.Since(t)
 	wg.Wait()
 
-	// Init may use every CPU the sandbox shows; invocations get the
-	// CPUs its memory pays for.
-	procs := runtime.GOMAXPROCS(0)
-	if n, ok := MaxProcs(getenv, procs); ok && n != procs {
-		runtime.GOMAXPROCS(n)
-		procs = n
-	}
-
 	attrs := []slog.Attr{
 		slog.Bool("key_loaded", keyErr == nil),
 		slog.Float64("key_ms", ms(keyTime)),
 		slog.Bool("payjs_warm", warmErr == nil),
 		slog.Float64("warm_ms", ms(warmTime)),
 		slog.Float64("init_ms", ms(time.Since(start))),
-		slog.Int("gomaxprocs", procs),
 	}
 	level := slog.LevelInfo
 	if keyErr != nil {
