@@ -89,10 +89,10 @@ func NewObserver(log *slog.Logger, metrics io.Writer) *Observer {
 func (o *Observer) Logger() *slog.Logger { return o.log }
 
 // NewLogger returns a JSON slog logger in the shape of Lambda's JSON log
-// format (timestamp, level, message, requestId), writing to w.
+// format (timestamp, level, message, requestId), writing to w, one Write
+// per record. A nil level means INFO.
 func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr})
-	return slog.New(requestIDHandler{h})
+	return slog.New(newLogHandler(w, level))
 }
 
 // requestIDHandler adds the Lambda request id to every record logged with
@@ -165,7 +165,13 @@ func (o *Observer) closed(ctx context.Context, kind Kind, record string, req Req
 	if cause != nil {
 		attrs = append(attrs, slog.String("cause", cause.Error()))
 	}
-	o.log.LogAttrs(ctx, level, "close", attrs...)
+	// The handler directly, as slog's own output methods do, without
+	// the call-site lookup they make for AddSource, which is off.
+	if h := o.log.Handler(); h.Enabled(ctx, level) {
+		r := slog.NewRecord(o.now(), level, "close", 0)
+		r.AddAttrs(attrs...)
+		_ = h.Handle(ctx, r) // a log line that cannot be written has nowhere to be reported
+	}
 
 	m := emf{dims: [][2]string{{"Outcome", outcome}}, metrics: []metric{{"Closes", "Count", 1}}}
 	if res.Attempts > 0 {
