@@ -3,7 +3,7 @@
 // the figures as a markdown table. `make bench` runs it after the Go
 // benchmarks.
 //
-//	go run ./cmd/bench [-cold 15] [-warm 300] [-peers=true] [-peer-runs 7] [-peer-closes 200] [-o file.md] [-v]
+//	go run ./cmd/bench [-cold 30] [-warm 300] [-peers=true] [-peer-runs 7] [-peer-closes 200] [-o file.md] [-v]
 //
 // It starts moto (Secrets Manager, holding the demo secret) and the PAYJS
 // simulator through cmd/internal/devstack, then, alternating between the
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.cold, "cold", 15, "cold starts of each function")
+	fs.IntVar(&o.cold, "cold", 30, "cold starts of each function")
 	fs.IntVar(&o.warm, "warm", 300, "warm invokes of each function, spread over its cold sandboxes")
 	fs.BoolVar(&o.peers, "peers", true, "also run the Python, Node.js and Go peer programs")
 	fs.IntVar(&o.peerRuns, "peer-runs", 7, "one-shot runs, and per-close runs, of each peer")
