@@ -51,13 +51,13 @@ var logBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 
 // Handle writes r as one line, in one Write.
 func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
-	bp := logBufs.Get().(*[]byte)
+	bp, _ := logBufs.Get().(*[]byte) // New makes nothing else
 	defer func() {
 		if cap(*bp) <= 16<<10 {
 			logBufs.Put(bp)
 		}
 	}()
-	b, ok := h.appendRecord((*bp)[:0], ctx, r)
+	b, ok := h.appendRecord(ctx, (*bp)[:0], r)
 	*bp = b
 	if !ok {
 		return h.std.Handle(ctx, r)
@@ -68,7 +68,7 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
-func (h *logHandler) appendRecord(b []byte, ctx context.Context, r slog.Record) ([]byte, bool) {
+func (h *logHandler) appendRecord(ctx context.Context, b []byte, r slog.Record) ([]byte, bool) {
 	b = append(b, '{')
 	if !r.Time.IsZero() {
 		t := r.Time.Round(0) // no monotonic reading, as the standard handler

@@ -65,7 +65,7 @@ var logValues = []struct {
 	{"true", slog.BoolValue(true), true},
 	{"false", slog.BoolValue(false), true},
 	{"error", slog.AnyValue(errors.New(`cannot reach "PAYJS"`)), true},
-	{"wrapped error", slog.AnyValue(fmt.Errorf("load: %w", errors.New("denied\n"))), true},
+	{"wrapped error", slog.AnyValue(fmt.Errorf("load: %w", errors.New("denied\nby policy"))), true},
 	{"valuer of a string", slog.AnyValue(valuer{slog.StringValue("resolved")}), true},
 	{"NaN", slog.Float64Value(math.NaN()), false},
 	{"infinity", slog.Float64Value(math.Inf(-1)), false},
@@ -99,7 +99,7 @@ func same(t *testing.T, ctx context.Context, r slog.Record, with func(slog.Handl
 	if !isOurs {
 		return false
 	}
-	_, fast := h.appendRecord(nil, ctx, r.Clone())
+	_, fast := h.appendRecord(ctx, nil, r.Clone())
 	return fast
 }
 

@@ -128,7 +128,7 @@ const mibPerVCPU = 1769
 // that memory buys, at least 1 and at most current (the runtime's value,
 // which already respects CPU affinity and cgroup limits). ok is false
 // when GOMAXPROCS is set in the environment, which the runtime has
-// honoured, or when the memory size is absent or not a positive number,
+// honored, or when the memory size is absent or not a positive number,
 // as off Lambda.
 //
 // Lambda shows a sandbox two or more CPUs whatever its memory, and Go
