@@ -19,6 +19,9 @@ import (
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 
+// goTunedPeer names the plain Go program run with GOMAXPROCS=1.
+const goTunedPeer = "Go, aws-sdk-go-v2 + net/http, run with GOMAXPROCS=1 (for reference)"
+
 // loopPeer names the run of payjs-close's own handler as a peer (see
 // closeLoopArg): only its per-close figure is reported.
 const loopPeer = "payjs-close handler in a loop"
@@ -26,8 +29,12 @@ const loopPeer = "payjs-close handler in a loop"
 // peer is a program a user would write instead of the function.
 type peer struct {
 	name string
-	argv []string // the command; nil when the peer cannot run here
-	skip string   // why not, with a hint
+	argv []string          // the command; nil when the peer cannot run here
+	env  map[string]string // added to the environment
+	skip string            // why not, with a hint
+	// reference marks a peer shown for comparison only, not one a target
+	// is measured against.
+	reference bool
 }
 
 // peerResult is what the runs of one peer showed.
@@ -40,6 +47,7 @@ type peerResult struct {
 	perClose   []float64       // ms, one figure per per-close run
 	closes     int             // closes of each per-close run
 	closeConns int             // TCP connections of a per-close run, the most any opened
+	reference  bool            // see peer.reference
 }
 
 // peers prepares the three peer programs: it builds the Go one, finds a
@@ -82,7 +90,11 @@ func (b *bench) peers(ctx context.Context) []peer {
 	} else {
 		gp.argv = []string{bin}
 	}
-	return append(out, gp)
+	// The same program with the runtime setting payjs-close runs with at
+	// 128 MB: what the setting alone is worth, shown beside the targets.
+	gp1 := gp
+	gp1.name, gp1.env, gp1.reference = goTunedPeer, map[string]string{"GOMAXPROCS": "1"}, true
+	return append(out, gp, gp1)
 }
 
 // pythonWithDeps returns the real interpreter behind python3 (not a
@@ -138,7 +150,7 @@ func (b *bench) runPeers(ctx context.Context) ([]peerResult, error) {
 	for i := range b.o.peerRuns {
 		for pi, p := range ps {
 			if len(results) <= pi {
-				results = append(results, peerResult{name: p.name, skip: p.skip})
+				results = append(results, peerResult{name: p.name, skip: p.skip, reference: p.reference})
 			}
 			if p.argv == nil {
 				continue
@@ -200,6 +212,7 @@ func (b *bench) runPeer(ctx context.Context, p peer, env map[string]string, extr
 	env = maps.Clone(env)
 	env["BENCH_ORDER_PREFIX"] = prefix
 	env["BENCH_CLOSES"] = strconv.Itoa(extra)
+	maps.Copy(env, p.env)
 
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

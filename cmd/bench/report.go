@@ -280,7 +280,7 @@ func (r *report) markdown() string {
 	oneSecret := slices.Max(o.secretsCold) == 1 && slices.Min(o.secretsCold) == 1 && slices.Max(o.secretsWarm) == 0
 	check(oneSecret, "exactly one Secrets Manager call per cold start, none on warm invokes")
 	for _, pr := range r.peers {
-		if pr.skip != "" || len(pr.wall) == 0 {
+		if pr.skip != "" || len(pr.wall) == 0 || pr.reference {
 			continue
 		}
 		wall := ms(median(pr.wall))
