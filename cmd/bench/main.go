@@ -20,11 +20,14 @@
 //
 // With -peers it also runs, -peer-runs times each, the programs of
 // cmd/bench/peers (Python with requests and boto3, Node.js with the AWS
-// SDK v3 and fetch, and a straightforward Go program), each loading the
-// key from moto and closing one order, for their whole-process wall time
-// and peak RSS (wait4's rusage), and once more with -peer-closes further
-// closes for the cost of each (-peer-runs times too; medians reported). The Node peer's one dependency is
-// installed with npm into .bin/bench-node on first use.
+// SDK v3 and fetch, and a straightforward Go program, which also runs
+// with GOMAXPROCS=1 for reference), each loading the key from moto and
+// closing one order, for their whole-process wall time and peak RSS
+// (wait4's rusage), and -peer-runs times more with -peer-closes further
+// closes for the cost of each (medians reported). This project's handler
+// runs the same loop in a process of its own (see closeLoopArg). The Node
+// peer's one dependency is installed with npm into .bin/bench-node on
+// first use.
 //
 // Every process it starts is in a process group of its own and is killed
 // when it returns, or when it is killed itself (Linux).
