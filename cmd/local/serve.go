@@ -163,18 +163,17 @@ func banner(apiURL, simURL string) string {
 
 // describe says what closing a demo order answers.
 func describe(o payjstest.Order, now time.Time) string {
-	switch {
-	case o.FailStatus != 0:
+	if o.FailStatus != 0 {
 		return fmt.Sprintf("PAYJS answers HTTP %d: 503 payjs_unavailable", o.FailStatus)
-	case o.State == payjstest.StatePaid:
-		return "paid: 422 payjs_rejected (" + payjstest.MsgAlreadyPaid + ")"
-	case o.State == payjstest.StateClosed:
-		return "closed: 422 payjs_rejected (" + payjstest.MsgAlreadyClosed + ")"
-	case now.Sub(o.Created) > payjstest.CloseWindow:
-		days := int(now.Sub(o.Created) / (24 * time.Hour))
-		return fmt.Sprintf("unpaid, %d days old: 422 payjs_rejected (%s)", days, payjstest.MsgExpired)
 	}
-	return "unpaid: 200 closed"
+	outcome, msg := o.Verdict(now)
+	switch outcome {
+	case payjstest.OutcomeClosed:
+		return "unpaid: 200 closed"
+	case payjstest.OutcomeExpired:
+		return fmt.Sprintf("unpaid, %d days old: 422 payjs_rejected (%s)", o.Age(now), msg)
+	}
+	return o.State.String() + ": 422 payjs_rejected (" + msg + ")"
 }
 
 // lineWriter serializes writes, so that log lines written from several

@@ -139,16 +139,15 @@ func banner(url string, latency time.Duration) string {
 
 // describe says what closing a demo order answers.
 func describe(o payjstest.Order, now time.Time) string {
-	switch {
-	case o.FailStatus != 0:
+	if o.FailStatus != 0 {
 		return fmt.Sprintf("answers HTTP %d every time (payjs_unavailable)", o.FailStatus)
-	case o.State == payjstest.StatePaid:
-		return "paid: return_code 0 " + payjstest.MsgAlreadyPaid
-	case o.State == payjstest.StateClosed:
-		return "closed: return_code 0 " + payjstest.MsgAlreadyClosed
-	case now.Sub(o.Created) > payjstest.CloseWindow:
-		days := int(now.Sub(o.Created) / (24 * time.Hour))
-		return fmt.Sprintf("unpaid, created %d days ago: return_code 0 %s", days, payjstest.MsgExpired)
 	}
-	return "unpaid: closes (return_code 1 SUCCESS)"
+	outcome, msg := o.Verdict(now)
+	switch outcome {
+	case payjstest.OutcomeClosed:
+		return "unpaid: closes (return_code 1 " + msg + ")"
+	case payjstest.OutcomeExpired:
+		return fmt.Sprintf("unpaid, created %d days ago: return_code 0 %s", o.Age(now), msg)
+	}
+	return o.State.String() + ": return_code 0 " + msg
 }

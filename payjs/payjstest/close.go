@@ -171,21 +171,13 @@ func (s *Server) close(form map[string]string) (answer, int, Outcome) {
 	if subtle.ConstantTimeCompare([]byte(want), []byte(sign)) != 1 {
 		return answer{code: 0, msg: MsgBadSign, orderID: id}, http.StatusOK, OutcomeBadSign
 	}
-	a := answer{code: 0, orderID: id, key: key}
-	switch {
-	case o.State == StatePaid:
-		a.msg = MsgAlreadyPaid
-		return a, http.StatusOK, OutcomeAlreadyPaid
-	case o.State == StateClosed:
-		a.msg = MsgAlreadyClosed
-		return a, http.StatusOK, OutcomeAlreadyClosed
-	case s.now().Sub(o.Created) > CloseWindow:
-		a.msg = MsgExpired
-		return a, http.StatusOK, OutcomeExpired
+	outcome, msg := o.Verdict(s.now())
+	a := answer{code: 0, msg: msg, orderID: id, key: key}
+	if outcome == OutcomeClosed {
+		o.State = StateClosed
+		a.code = 1
 	}
-	o.State = StateClosed
-	a.code, a.msg = 1, MsgSuccess
-	return a, http.StatusOK, OutcomeClosed
+	return a, http.StatusOK, outcome
 }
 
 // gatewayFault answers for faults that keep the request from PAYJS. It

@@ -54,6 +54,25 @@ type Order struct {
 // closes orders "within 30 days" (30天以内的订单).
 const CloseWindow = 30 * 24 * time.Hour
 
+// Verdict returns how PAYJS answers a correctly signed close of o at now:
+// [OutcomeClosed] and [MsgSuccess] for an unpaid order within
+// [CloseWindow], otherwise the refusal and its return_msg. FailStatus is
+// not looked at: the server answers it before anything else.
+func (o Order) Verdict(now time.Time) (Outcome, string) {
+	switch {
+	case o.State == StatePaid:
+		return OutcomeAlreadyPaid, MsgAlreadyPaid
+	case o.State == StateClosed:
+		return OutcomeAlreadyClosed, MsgAlreadyClosed
+	case now.Sub(o.Created) > CloseWindow:
+		return OutcomeExpired, MsgExpired
+	}
+	return OutcomeClosed, MsgSuccess
+}
+
+// Age is how many whole days old o is at now.
+func (o Order) Age(now time.Time) int { return int(now.Sub(o.Created) / (24 * time.Hour)) }
+
 // The demo data of the project contract: the standalone simulator, local
 // runs, the sample events and the end-to-end tests all use exactly these.
 const (
