@@ -26,8 +26,7 @@ import (
 // invocation, and the standard handler's generality (a ReplaceAttr call
 // per attribute, json.Marshal for every float) was most of its cost.
 type logHandler struct {
-	w     io.Writer
-	mu    *sync.Mutex // shared by the handlers derived from one another
+	w     io.Writer // serialized: it and std take turns on one writer
 	level slog.Leveler
 	pre   []byte       // the attributes of WithAttrs, encoded, each after a comma
 	std   slog.Handler // the standard handler, with the same attributes
@@ -37,8 +36,11 @@ func newLogHandler(w io.Writer, level slog.Leveler) *logHandler {
 	if level == nil {
 		level = slog.LevelInfo
 	}
+	if _, ok := w.(*lineWriter); !ok {
+		w = &lineWriter{w: w}
+	}
 	std := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr})
-	return &logHandler{w: w, mu: new(sync.Mutex), level: level, std: requestIDHandler{std}}
+	return &logHandler{w: w, level: level, std: requestIDHandler{std}}
 }
 
 // Enabled reports whether records at l are written.
@@ -62,8 +64,6 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if !ok {
 		return h.std.Handle(ctx, r)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	_, err := h.w.Write(b)
 	return err
 }

@@ -3,10 +3,13 @@ package handler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,6 +188,37 @@ func TestLogHandlerLevelsAndWrites(t *testing.T) {
 	}
 	if !newLogHandler(&w, nil).Enabled(context.Background(), slog.LevelInfo) || newLogHandler(&w, nil).Enabled(context.Background(), slog.LevelDebug) {
 		t.Error("a nil level is not INFO")
+	}
+}
+
+// TestLogHandlerTakesTurnsWithTheStandardHandler logs records that
+// logHandler writes itself and records it hands to the standard handler,
+// from several goroutines, to a writer that is not safe for concurrent
+// use: every line must come out whole (and -race must see no race).
+func TestLogHandlerTakesTurnsWithTheStandardHandler(t *testing.T) {
+	var w countingWriter
+	l := slog.New(newLogHandler(&w, slog.LevelInfo))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				if g%2 == 0 {
+					l.Info("fast", "i", i)
+				} else {
+					l.Info("standard", "d", time.Duration(i))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
+	if len(lines) != 200 || w.writes != 200 {
+		t.Fatalf("%d lines in %d writes, want 200 in 200", len(lines), w.writes)
+	}
+	for _, line := range lines {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("a line is not whole JSON: %q", line)
+		}
 	}
 }
 

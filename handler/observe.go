@@ -36,8 +36,8 @@ func NewJSONObserver(w io.Writer, level slog.Leveler) *Observer {
 	return o
 }
 
-// lineWriter passes writes through to w, except between hold and flush,
-// when it gathers them and then writes them at once.
+// lineWriter passes writes through to w, one at a time, except between
+// hold and flush, when it gathers them and then writes them at once.
 type lineWriter struct {
 	section sync.Mutex // one holder at a time
 	mu      sync.Mutex
@@ -90,7 +90,7 @@ func (o *Observer) Logger() *slog.Logger { return o.log }
 
 // NewLogger returns a JSON slog logger in the shape of Lambda's JSON log
 // format (timestamp, level, message, requestId), writing to w, one Write
-// per record. A nil level means INFO.
+// per record and one at a time. A nil level means INFO.
 func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(newLogHandler(w, level))
 }
