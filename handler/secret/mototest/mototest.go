@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -472,17 +473,7 @@ func (s *Server) DeleteSecret(tb testing.TB, name string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.secrets = slicesDeleteName(s.secrets, name)
-}
-
-func slicesDeleteName(ks []known, name string) []known {
-	out := ks[:0]
-	for _, k := range ks {
-		if k.name != name {
-			out = append(out, k)
-		}
-	}
-	return out
+	s.secrets = slices.DeleteFunc(s.secrets, func(k known) bool { return k.name == name })
 }
 
 // Client returns a real Secrets Manager client for the server: [Config]
