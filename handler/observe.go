@@ -131,6 +131,7 @@ func (o *Observer) closed(ctx context.Context, kind Kind, record string, req Req
 		o.lines.hold()
 		defer o.lines.flush()
 	}
+	now := o.now() // the log line and the metric line say the same time
 	outcome := res.Status
 	level := slog.LevelInfo
 	attrs := make([]slog.Attr, 0, 12)
@@ -168,7 +169,7 @@ func (o *Observer) closed(ctx context.Context, kind Kind, record string, req Req
 	// The handler directly, as slog's own output methods do, without
 	// the call-site lookup they make for AddSource, which is off.
 	if h := o.log.Handler(); h.Enabled(ctx, level) {
-		r := slog.NewRecord(o.now(), level, "close", 0)
+		r := slog.NewRecord(now, level, "close", 0)
 		r.AddAttrs(attrs...)
 		_ = h.Handle(ctx, r) // a log line that cannot be written has nowhere to be reported
 	}
@@ -183,11 +184,11 @@ func (o *Observer) closed(ctx context.Context, kind Kind, record string, req Req
 	if kind == KindSQS && res.Error != nil && !res.Error.Retryable {
 		m.metrics = append(m.metrics, metric{"SQSPermanentFailures", "Count", 1})
 	}
-	o.emit(m)
+	o.emit(m, now)
 }
 
 func (o *Observer) coldStart() {
-	o.emit(emf{metrics: []metric{{"ColdStarts", "Count", 1}}})
+	o.emit(emf{metrics: []metric{{"ColdStarts", "Count", 1}}}, o.now())
 }
 
 // SecretLoaded logs and counts one Secrets Manager load. The secret
@@ -199,7 +200,7 @@ func (o *Observer) SecretLoaded(ok bool, d time.Duration) {
 	}
 	o.emit(emf{dims: [][2]string{{"Result", result}}, metrics: []metric{
 		{"SecretLoads", "Count", 1}, {"SecretLoadLatency", "Milliseconds", ms(d)},
-	}})
+	}}, o.now())
 }
 
 func (o *Observer) keyError(ctx context.Context, err error) {
@@ -220,13 +221,14 @@ type emf struct {
 	metrics []metric
 }
 
-func (o *Observer) emit(m emf) {
+// emit writes m as one EMF line stamped at.
+func (o *Observer) emit(m emf, at time.Time) {
 	if o.metrics == io.Discard {
 		return
 	}
 	b := make([]byte, 0, 320)
 	b = append(b, `{"_aws":{"Timestamp":`...)
-	b = strconv.AppendInt(b, o.now().UnixMilli(), 10)
+	b = strconv.AppendInt(b, at.UnixMilli(), 10)
 	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[[`...)
 	for i, d := range m.dims {
 		if i > 0 {

@@ -1,10 +1,13 @@
 package handler
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // writeLog records each Write separately.
@@ -60,4 +63,34 @@ func TestJSONObserverKeepsConcurrentClosesWhole(t *testing.T) {
 		t.Errorf("5 records made %d writes, want 5", len(w.writes))
 	}
 	recordOutput(t, strings.Join(w.writes, ""))
+}
+
+// TestCloseLogAndMetricLinesShareATime reads the clock once per close: with
+// a clock that moves a second on every read, the log line's timestamp and
+// the metric line's Timestamp are still the same instant.
+func TestCloseLogAndMetricLinesShareATime(t *testing.T) {
+	w := &writeLog{}
+	o := NewJSONObserver(w, slog.LevelInfo)
+	clock := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	o.now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	res := Result{OK: true, Status: StatusClosed, Verified: true, Attempts: 1}
+	o.closed(context.Background(), KindDirect, "", Request{PayjsOrderID: "1"}, &res, time.Millisecond, nil)
+
+	lines := strings.Split(strings.TrimSuffix(strings.Join(w.writes, ""), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a log line and a metric line, got %q", lines)
+	}
+	var logLine struct{ Timestamp time.Time }
+	var metricLine struct {
+		AWS struct{ Timestamp int64 } `json:"_aws"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &logLine); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &metricLine); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := metricLine.AWS.Timestamp, logLine.Timestamp.UnixMilli(); got != want || want == 0 {
+		t.Errorf("metric line at %d ms, log line at %d ms: want the same", got, want)
+	}
 }
