@@ -249,15 +249,16 @@ func (h *Handler) final(ctx context.Context, res Result) ([]byte, error) {
 // It logs and counts the outcome. record names the SQS record, if any.
 func (h *Handler) close(ctx context.Context, kind Kind, record string, req Request) Result {
 	start := time.Now()
-	res, cause := h.doClose(ctx, req)
+	res, cause := h.doClose(ctx, req, start)
 	res.RequestID = requestID(ctx)
 	h.obs.closed(ctx, kind, record, req, &res, time.Since(start), cause)
 	return res
 }
 
 // doClose returns the Result and, for a failed upstream call, its cause
-// for the log (payjs errors never hold the key or a signature).
-func (h *Handler) doClose(ctx context.Context, req Request) (Result, error) {
+// for the log (payjs errors never hold the key or a signature). The
+// budget runs from start.
+func (h *Handler) doClose(ctx context.Context, req Request, start time.Time) (Result, error) {
 	if res := req.validate(); res != nil {
 		return *res, nil
 	}
@@ -273,7 +274,7 @@ func (h *Handler) doClose(ctx context.Context, req Request) (Result, error) {
 		dl = dl.Add(-h.reserve)
 	}
 	if h.budget > 0 {
-		if b := time.Now().Add(h.budget); !ok || b.Before(dl) {
+		if b := start.Add(h.budget); !ok || b.Before(dl) {
 			dl, ok = b, true
 		}
 	}
