@@ -129,26 +129,11 @@ func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, er
 	kind, isObject := Recognize(payload)
 	switch kind {
 	case KindHTTPAPI:
-		var e events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
-		}
-		r := fromV2(&e)
-		return h.http(ctx, kind, &r, nil)
+		return httpDecoded(ctx, h, kind, payload, fromV2)
 	case KindFunctionURL:
-		var e events.LambdaFunctionURLRequest
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
-		}
-		r := fromFunctionURL(&e)
-		return h.http(ctx, kind, &r, nil)
+		return httpDecoded(ctx, h, kind, payload, fromFunctionURL)
 	case KindRESTAPI:
-		var e events.APIGatewayProxyRequest
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
-		}
-		r := fromV1(&e)
-		return h.http(ctx, kind, &r, nil)
+		return httpDecoded(ctx, h, kind, payload, fromV1)
 	case KindEventBridge:
 		return h.eventBridge(ctx, payload)
 	case KindSQS:
@@ -170,6 +155,17 @@ func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, er
 		return h.direct(ctx, kind, req, res)
 	}
 	return h.unsupported(ctx, isObject)
+}
+
+// httpDecoded answers an HTTP event of kind after decoding it into its
+// aws-lambda-go type E and building the request with from.
+func httpDecoded[E any](ctx context.Context, h *Handler, kind Kind, payload []byte, from func(*E) httpRequest) ([]byte, error) {
+	var e E
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
+	}
+	r := from(&e)
+	return h.http(ctx, kind, &r, nil)
 }
 
 // eventBridge closes the order of an EventBridge event.
