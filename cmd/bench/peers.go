@@ -19,8 +19,12 @@ import (
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 
-// goTunedPeer names the plain Go program run with GOMAXPROCS=1.
-const goTunedPeer = "Go, aws-sdk-go-v2 + net/http, run with GOMAXPROCS=1 (for reference)"
+// goPeer names the plain Go program, which the warm-close target is
+// measured against; goTunedPeer names it run with GOMAXPROCS=1.
+const (
+	goPeer      = "Go, aws-sdk-go-v2 + net/http"
+	goTunedPeer = "Go, aws-sdk-go-v2 + net/http, run with GOMAXPROCS=1 (for reference)"
+)
 
 // loopPeer names the run of payjs-close's own handler as a peer (see
 // closeLoopArg): only its per-close figure is reported.
@@ -81,7 +85,7 @@ func (b *bench) peers(ctx context.Context) []peer {
 	}
 	out = append(out, lp)
 
-	gp := peer{name: "Go, aws-sdk-go-v2 + net/http"}
+	gp := peer{name: goPeer}
 	bin := filepath.Join(b.tmp, "goclose")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bench/peers/goclose") //nolint:gosec // G204: the go command with a temporary output path
 	cmd.Dir = b.root

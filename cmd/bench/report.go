@@ -286,7 +286,7 @@ func (r *report) markdown() string {
 		wall := ms(median(pr.wall))
 		switch {
 		case pr.name == loopPeer:
-		case strings.HasPrefix(pr.name, "Go"):
+		case pr.name == goPeer:
 			for _, l := range r.peers {
 				if l.name == loopPeer && l.skip == "" {
 					ours, theirs := median(l.perClose), median(pr.perClose)
