@@ -284,9 +284,9 @@ func (r *report) markdown() string {
 			continue
 		}
 		wall := ms(median(pr.wall))
-		switch {
-		case pr.name == loopPeer:
-		case pr.name == goPeer:
+		switch pr.name {
+		case loopPeer:
+		case goPeer:
 			for _, l := range r.peers {
 				if l.name == loopPeer && l.skip == "" {
 					ours, theirs := median(l.perClose), median(pr.perClose)
