@@ -92,7 +92,7 @@ func benchHandler(tb testing.TB, hc *http.Client, baseURL string) *Handler {
 	tb.Helper()
 	return New(Deps{
 		Keys: &staticKeys{set: mustSet(tb, `{"mchid":"`+testMchID+`","key":"`+testKey+`"}`)},
-		NewCloser: func(key string) (Closer, error) {
+		NewCloser: func(key string) (OrderCloser, error) {
 			return payjs.NewClient(key, payjs.WithBaseURL(baseURL), payjs.WithHTTPClient(hc))
 		},
 		// As wire.Build wires the bootstrap.
@@ -283,19 +283,4 @@ func BenchmarkSQSBatchSlowPAYJS(b *testing.B) {
 	b.ReportMetric(float64(one.Microseconds())/1000, "ms/one_close")
 	b.ReportMetric(float64(batch)/float64(one), "x_one_close")
 	b.ReportMetric(float64(srv.Connections()), "conns")
-}
-
-// BenchmarkCloseLines is the cost of one close's log line and metric
-// line, written at once by the JSON observer to a sink: the part of every
-// invocation that handler/logjson.go was written for.
-//
-//	go test ./handler -run '^$' -bench CloseLines -benchmem
-func BenchmarkCloseLines(b *testing.B) {
-	o := NewJSONObserver(sink{}, slog.LevelInfo)
-	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f5c1f2e-5b7e-4a57-9a0e-3d2f4b1c6a70"})
-	req := Request{PayjsOrderID: "2026112500000000000000000001", MchID: payjstest.DemoMchID}
-	res := Result{OK: true, Status: StatusClosed, Verified: true, Attempts: 1}
-	for b.Loop() {
-		o.closed(ctx, KindDirect, "", req, &res, 110*time.Microsecond, nil)
-	}
 }

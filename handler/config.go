@@ -11,7 +11,7 @@ import (
 )
 
 // Config is the function's configuration, read once at init from the
-// environment. See DESIGN.md and the README for the variables.
+// environment. The README lists the variables.
 type Config struct {
 	// SecretID names the Secrets Manager secret holding the key(s).
 	SecretID string
@@ -26,8 +26,18 @@ type Config struct {
 	RequireSignature bool
 	// LogLevel is the minimum level logged.
 	LogLevel slog.Level
+	// LogLevelNote says why a log level setting was not taken as it
+	// reads; "" when it was.
+	LogLevelNote string
 	// SQSConcurrency bounds the closes of one SQS batch run at once.
 	SQSConcurrency int
+	// ScheduleGroup is the EventBridge Scheduler group of scheduled
+	// closes; "" turns scheduling off.
+	ScheduleGroup string
+	// ScheduleRoleARN is the role Scheduler assumes to invoke the
+	// function; ScheduleDLQARN the queue a schedule's failed invokes go to.
+	ScheduleRoleARN string
+	ScheduleDLQARN  string
 }
 
 // ConfigError names the environment variable whose value is wrong.
@@ -73,9 +83,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
 		if v := getenv(name); v != "" {
-			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-				return c, &ConfigError{name, fmt.Sprintf("%q is not one of DEBUG, INFO, WARN, ERROR", v)}
-			}
+			c.LogLevel, c.LogLevelNote = logLevel(name, v)
 			break
 		}
 	}
@@ -86,7 +94,30 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.SQSConcurrency = n
 	}
+	c.ScheduleGroup = strings.TrimSpace(getenv("PAYJS_SCHEDULE_GROUP"))
+	c.ScheduleRoleARN = strings.TrimSpace(getenv("PAYJS_SCHEDULE_ROLE_ARN"))
+	c.ScheduleDLQARN = strings.TrimSpace(getenv("PAYJS_SCHEDULE_DLQ_ARN"))
+	if c.ScheduleGroup != "" && !strings.HasPrefix(c.ScheduleRoleARN, "arn:") {
+		return c, &ConfigError{"PAYJS_SCHEDULE_ROLE_ARN", "must be the ARN of the role EventBridge Scheduler assumes when PAYJS_SCHEDULE_GROUP is set"}
+	}
 	return c, nil
+}
+
+// logLevel reads a log level. Lambda's ApplicationLogLevel may also be
+// TRACE or FATAL, and an operator may set it mid-incident: no value stops
+// the function; one slog does not know is logged at INFO, with a note.
+func logLevel(name, v string) (slog.Level, string) {
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "TRACE":
+		return slog.LevelDebug, ""
+	case "FATAL":
+		return slog.LevelError, ""
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return slog.LevelInfo, fmt.Sprintf("%s=%q is not a log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): logging at INFO", name, v)
+	}
+	return l, ""
 }
 
 func duration(getenv func(string) string, name string, def time.Duration, zeroOK bool) (time.Duration, error) {

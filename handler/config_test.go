@@ -63,8 +63,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{[]string{"PAYJS_TIMEOUT", "1h"}, "PAYJS_TIMEOUT"},
 		{[]string{"PAYJS_SECRET_TTL", "forever"}, "PAYJS_SECRET_TTL"},
 		{[]string{"PAYJS_REQUIRE_SIGNATURE", "yes please"}, "PAYJS_REQUIRE_SIGNATURE"},
-		{[]string{"AWS_LAMBDA_LOG_LEVEL", "LOUD"}, "AWS_LAMBDA_LOG_LEVEL"},
-		{[]string{"LOG_LEVEL", "trace"}, "LOG_LEVEL"},
+		{[]string{"PAYJS_SCHEDULE_GROUP", "payjs-close"}, "PAYJS_SCHEDULE_ROLE_ARN"},
 		{[]string{"PAYJS_SQS_CONCURRENCY", "0"}, "PAYJS_SQS_CONCURRENCY"},
 	}
 	for _, tc := range cases {
@@ -76,6 +75,36 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Var != tc.bad || !strings.Contains(err.Error(), tc.bad) {
 			t.Errorf("%v: err = %v, want one naming %s", tc.env, err, tc.bad)
+		}
+	}
+}
+
+// TestNoLogLevelStopsTheFunction: Lambda's ApplicationLogLevel may be set
+// to any of its values from the console during an incident.
+func TestNoLogLevelStopsTheFunction(t *testing.T) {
+	cases := []struct {
+		value string
+		level slog.Level
+		note  bool
+	}{
+		{"TRACE", slog.LevelDebug, false},
+		{"trace", slog.LevelDebug, false},
+		{"DEBUG", slog.LevelDebug, false},
+		{"INFO", slog.LevelInfo, false},
+		{"WARN", slog.LevelWarn, false},
+		{"ERROR", slog.LevelError, false},
+		{"FATAL", slog.LevelError, false},
+		{"LOUD", slog.LevelInfo, true},
+	}
+	for _, tc := range cases {
+		for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
+			c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", name, tc.value))
+			if err != nil || c.LogLevel != tc.level || (c.LogLevelNote != "") != tc.note {
+				t.Errorf("%s=%s: level %v, note %q, err %v; want %v, note %v", name, tc.value, c.LogLevel, c.LogLevelNote, err, tc.level, tc.note)
+			}
+			if tc.note && !strings.Contains(c.LogLevelNote, name) {
+				t.Errorf("note %q does not name %s", c.LogLevelNote, name)
+			}
 		}
 	}
 }

@@ -10,16 +10,16 @@ import (
 )
 
 func TestRecognizeEverySample(t *testing.T) {
-	want := map[string]Kind{
-		"http-api.json":     KindHTTPAPI,
-		"function-url.json": KindFunctionURL,
-		"rest-api.json":     KindRESTAPI,
-		"eventbridge.json":  KindEventBridge,
-		"sqs.json":          KindSQS,
-		"direct.json":       KindDirect,
+	want := map[string]EventKind{
+		"http-api.json":     EventHTTPAPI,
+		"function-url.json": EventFunctionURL,
+		"rest-api.json":     EventRESTAPI,
+		"eventbridge.json":  EventBridge,
+		"sqs.json":          EventSQS,
+		"direct.json":       EventDirect,
 	}
 	for file, kind := range want {
-		got, ok := Recognize(event(t, file))
+		got, ok := recognize(event(t, file))
 		if !ok || got != kind {
 			t.Errorf("%s: Recognize = %s, %v; want %s", file, got, ok, kind)
 		}
@@ -29,30 +29,30 @@ func TestRecognizeEverySample(t *testing.T) {
 func TestRecognizeSharedFieldsAlone(t *testing.T) {
 	cases := []struct {
 		payload string
-		kind    Kind
+		kind    EventKind
 		object  bool
 	}{
-		{`{"detail":{"payjs_order_id":"1"}}`, KindUnknown, true},                                 // a bare detail is not EventBridge
-		{`{"detail":{"payjs_order_id":"1"},"payjs_order_id":"2"}`, KindDirect, true},             // nor with an id beside it
-		{`{"source":"x","detail-type":"y","detail":"not an object"}`, KindUnknown, true},         // detail must be an object
-		{`{"version":"2.0","payjs_order_id":"1"}`, KindDirect, true},                             // version alone is not HTTP
-		{`{"version":"2.0","requestContext":{"http":"GET"}}`, KindUnknown, true},                 // http must be an object
-		{`{"httpMethod":"POST","payjs_order_id":"1"}`, KindDirect, true},                         // REST needs resourcePath
-		{`{"Records":[{"eventSource":"aws:s3"}]}`, KindUnknown, true},                            // not SQS
-		{`{"Records":[{"eventSource":"aws:sqs"},{"eventSource":"aws:sns"}]}`, KindUnknown, true}, // mixed sources
-		{`{"Records":[]}`, KindUnknown, true},                                                    // no records
-		{`{"Records":[],"payjs_order_id":"1"}`, KindDirect, true},                                // empty Records beside an id
-		{`{}`, KindUnknown, true},
-		{`[]`, KindUnknown, false},
-		{`"payjs_order_id"`, KindUnknown, false},
-		{`null`, KindUnknown, false},
-		{`{"payjs_order_id":`, KindUnknown, false},
-		{``, KindUnknown, false},
+		{`{"detail":{"payjs_order_id":"1"}}`, EventUnknown, true},                                 // a bare detail is not EventBridge
+		{`{"detail":{"payjs_order_id":"1"},"payjs_order_id":"2"}`, EventDirect, true},             // nor with an id beside it
+		{`{"source":"x","detail-type":"y","detail":"not an object"}`, EventUnknown, true},         // detail must be an object
+		{`{"version":"2.0","payjs_order_id":"1"}`, EventDirect, true},                             // version alone is not HTTP
+		{`{"version":"2.0","requestContext":{"http":"GET"}}`, EventUnknown, true},                 // http must be an object
+		{`{"httpMethod":"POST","payjs_order_id":"1"}`, EventDirect, true},                         // REST needs resourcePath
+		{`{"Records":[{"eventSource":"aws:s3"}]}`, EventUnknown, true},                            // not SQS
+		{`{"Records":[{"eventSource":"aws:sqs"},{"eventSource":"aws:sns"}]}`, EventUnknown, true}, // mixed sources
+		{`{"Records":[]}`, EventUnknown, true},                                                    // no records
+		{`{"Records":[],"payjs_order_id":"1"}`, EventDirect, true},                                // empty Records beside an id
+		{`{}`, EventUnknown, true},
+		{`[]`, EventUnknown, false},
+		{`"payjs_order_id"`, EventUnknown, false},
+		{`null`, EventUnknown, false},
+		{`{"payjs_order_id":`, EventUnknown, false},
+		{``, EventUnknown, false},
 	}
 	for _, tc := range cases {
-		k, obj := Recognize([]byte(tc.payload))
+		k, obj := recognize([]byte(tc.payload))
 		if k != tc.kind || obj != tc.object {
-			t.Errorf("Recognize(%s) = %s, %v; want %s, %v", tc.payload, k, obj, tc.kind, tc.object)
+			t.Errorf("recognize(%s) = %s, %v; want %s, %v", tc.payload, k, obj, tc.kind, tc.object)
 		}
 	}
 }
@@ -101,7 +101,7 @@ func TestDirectAndEventBridgeAnswers(t *testing.T) {
 					t.Errorf("error type = %q, want %q", lerr.Type, tc.code)
 				}
 				r := decodeResult(t, []byte(lerr.Message))
-				if r.Error == nil || r.Error.Code != tc.code || !r.Error.Retryable || r.RequestID != testReqID {
+				if r.Failure == nil || r.Failure.Code != tc.code || !r.Failure.Retryable || r.RequestID != testReqID {
 					t.Errorf("error message result = %+v", r)
 				}
 				return
@@ -116,7 +116,7 @@ func TestDirectAndEventBridgeAnswers(t *testing.T) {
 				}
 				return
 			}
-			if r.OK || r.Error == nil || r.Error.Code != tc.code || r.Error.Retryable {
+			if r.OK || r.Failure == nil || r.Failure.Code != tc.code || r.Failure.Retryable {
 				t.Errorf("result = %+v, want final %s", r, tc.code)
 			}
 			if tc.code != CodePayjsRejected && len(hs.closer.asked) != 0 {
@@ -170,7 +170,7 @@ func TestSQSBatchReportsExactlyTheRetryableRecords(t *testing.T) {
 
 func TestSQSBatchRunsConcurrentlyWithABound(t *testing.T) {
 	hs := newHarness(t)
-	hs.h.sqsConc = 3
+	hs.h.deps.SQSConcurrency = 3
 	var mu = make(chan struct{}, 1)
 	inFlight, peak := 0, 0
 	release := make(chan struct{})

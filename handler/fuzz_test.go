@@ -42,13 +42,13 @@ func FuzzInvoke(f *testing.F) {
 			}
 			return &payjs.Result{ReturnCode: 1, ReturnMsg: "SUCCESS", PayjsOrderID: id, Attempts: 1}, nil
 		}}
-		h := New(Deps{Keys: keys, NewCloser: func(string) (Closer, error) { return closer, nil }, SQSConcurrency: 1})
+		h := New(Deps{Keys: keys, NewCloser: func(string) (OrderCloser, error) { return closer, nil }, SQSConcurrency: 1})
 		out, err := h.Invoke(context.Background(), payload)
 		if err != nil {
 			var ie messages.InvokeResponse_Error
 			if !errors.As(err, &ie) {
 				// Only a malformed SQS batch fails the whole invocation.
-				if k, _ := Recognize(payload); k != KindSQS {
+				if k, _ := recognize(payload); k != EventSQS {
 					t.Fatalf("Invoke: %v", err)
 				}
 				return

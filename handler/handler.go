@@ -18,22 +18,30 @@ import (
 // KeySource gives the merchant keys. *secret.Store is the production one:
 // it loads the secret once and serves it from memory until its TTL.
 type KeySource interface {
+	// Get returns the current keys.
 	Get(ctx context.Context) (*secret.Set, error)
+	// Refresh reads the secret again even inside its TTL, because PAYJS
+	// rejected a signature; it may answer the current keys when it read
+	// them moments ago.
+	Refresh(ctx context.Context) (*secret.Set, error)
 }
 
-// Closer closes one PAYJS order with one merchant's key. *payjs.Client
-// is the production one.
-type Closer interface {
-	Close(ctx context.Context, payjsOrderID string) (*payjs.Result, error)
+// OrderCloser closes one PAYJS order with one merchant's key.
+// *payjs.Client is the production one.
+type OrderCloser interface {
+	CloseOrder(ctx context.Context, payjsOrderID string) (*payjs.Result, error)
 }
 
 // Deps are what a Handler needs from outside.
 type Deps struct {
 	// Keys loads the merchant keys.
 	Keys KeySource
-	// NewCloser builds the Closer for one merchant key. It is called once
-	// per merchant and key version, never per request.
-	NewCloser func(key string) (Closer, error)
+	// NewCloser builds the OrderCloser for one merchant key. It is called
+	// once per merchant and key version, never per request.
+	NewCloser func(key string) (OrderCloser, error)
+	// Scheduler creates and deletes scheduled closes; nil turns
+	// scheduling off (a request with close_at is then invalid).
+	Scheduler Scheduler
 	// Obs writes logs and metrics. Nil discards them.
 	Obs *Observer
 	// SQSConcurrency bounds how many records of one SQS batch are closed
@@ -42,39 +50,47 @@ type Deps struct {
 	// Reserve is the time kept back from the Lambda deadline to shape and
 	// return the answer after a close gives up (default 200ms).
 	Reserve time.Duration
-	// Budget, when set, is the Closers' time budget (PAYJS_TIMEOUT): the
-	// key lookup and the close then share one deadline.
+	// Budget bounds one request, key lookup and PAYJS retries included
+	// (PAYJS_TIMEOUT; default 5s).
 	Budget time.Duration
+	// Now is the clock for scheduled closes (default time.Now).
+	Now func() time.Time
 }
 
 // Handler is the Lambda function. It implements lambda.Handler, so it
 // sees the raw event bytes and can tell the kinds apart by shape.
 type Handler struct {
-	keys    KeySource
-	newC    func(key string) (Closer, error)
-	obs     *Observer
-	sqsConc int
-	reserve time.Duration
-	budget  time.Duration
-	cold    atomic.Bool
+	deps Deps
+	cold atomic.Bool
 
 	mu      sync.Mutex
-	set     *secret.Set       // the key set the clients were built for
-	clients map[string]Closer // by mchid
+	closers map[string]keyedCloser // by mchid
+}
+
+// keyedCloser is a merchant's OrderCloser and the key it signs with.
+type keyedCloser struct {
+	key string
+	c   OrderCloser
 }
 
 // New returns a Handler.
 func New(d Deps) *Handler {
-	h := &Handler{keys: d.Keys, newC: d.NewCloser, obs: d.Obs, sqsConc: d.SQSConcurrency, reserve: d.Reserve, budget: d.Budget}
-	if h.obs == nil {
-		h.obs = NewObserver(nil, nil)
+	if d.Obs == nil {
+		d.Obs = NewObserver(nil, nil)
 	}
-	if h.sqsConc <= 0 {
-		h.sqsConc = 10
+	if d.SQSConcurrency <= 0 {
+		d.SQSConcurrency = 10
 	}
-	if h.reserve <= 0 {
-		h.reserve = 200 * time.Millisecond
+	if d.Reserve <= 0 {
+		d.Reserve = 200 * time.Millisecond
 	}
+	if d.Budget <= 0 {
+		d.Budget = payjs.DefaultTimeout
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	h := &Handler{deps: d, closers: make(map[string]keyedCloser)}
 	h.cold.Store(true)
 	return h
 }
@@ -87,242 +103,231 @@ func New(d Deps) *Handler {
 // queues take over.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if h.cold.Swap(false) {
-		h.obs.coldStart()
+		h.deps.Obs.coldStart()
 	}
-	var e envelope
-	isObject, err := decodeEnvelope(payload, &e)
-	if err != nil {
-		return h.invokeDecoded(ctx, payload)
-	}
-	kind := KindUnknown
-	if isObject {
-		kind = e.kind()
-	}
+	kind, isObject := recognize(payload)
 	switch kind {
-	case KindHTTPAPI:
-		r := e.httpV2()
-		return h.http(ctx, kind, &r, nil)
-	case KindFunctionURL:
-		r := e.functionURL()
-		return h.http(ctx, kind, &r, nil)
-	case KindRESTAPI:
-		r := e.httpV1()
-		return h.http(ctx, kind, &r, nil)
-	case KindEventBridge:
-		// EventBridge events are small, and their aws-lambda-go type
-		// checks every field (time must be RFC 3339): decoded as before.
-		return h.eventBridge(ctx, payload)
-	case KindSQS:
-		return h.sqs(ctx, e.Records)
-	case KindDirect:
-		req, res := requestFrom(e.PayjsOrderID, e.MchID)
-		return h.direct(ctx, kind, req, res)
-	}
-	return h.unsupported(ctx, isObject)
-}
-
-// invokeDecoded handles an event that has a field of another type than
-// the envelope expects: it recognizes the kind by the probe and decodes
-// the event into its aws-lambda-go type, as Invoke did before the
-// envelope, so that such events are answered as they always were.
-func (h *Handler) invokeDecoded(ctx context.Context, payload []byte) ([]byte, error) {
-	kind, isObject := Recognize(payload)
-	switch kind {
-	case KindHTTPAPI:
-		return httpDecoded(ctx, h, kind, payload, fromV2)
-	case KindFunctionURL:
-		return httpDecoded(ctx, h, kind, payload, fromFunctionURL)
-	case KindRESTAPI:
-		return httpDecoded(ctx, h, kind, payload, fromV1)
-	case KindEventBridge:
-		return h.eventBridge(ctx, payload)
-	case KindSQS:
+	case EventHTTPAPI:
+		return serveHTTP(ctx, h, kind, payload, fromHTTPAPI)
+	case EventFunctionURL:
+		return serveHTTP(ctx, h, kind, payload, fromFunctionURL)
+	case EventRESTAPI:
+		return serveHTTP(ctx, h, kind, payload, fromRESTAPI)
+	case EventBridge:
+		var e events.EventBridgeEvent
+		if err := json.Unmarshal(payload, &e); err != nil {
+			return h.final(h.serve(ctx, kind, "", Request{}, errorf(CodeInvalidRequest, "EventBridge event is malformed")))
+		}
+		req, err := decodeRequest(e.Detail)
+		return h.final(h.serve(ctx, kind, "", req, err))
+	case EventSQS:
 		var e events.SQSEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
-			// Nothing in the batch can be told apart: fail the whole
-			// invocation so that SQS redelivers every record.
-			res := failed(CodeInvalidRequest, "SQS event is malformed")
-			h.obs.closed(ctx, KindSQS, "", Request{}, &res, 0, nil)
+			// No record can be told apart: fail the whole invocation so
+			// that SQS delivers every record again.
+			h.serve(ctx, kind, "", Request{}, errorf(CodeInvalidRequest, "SQS event is malformed"))
 			return nil, err
 		}
-		recs := make([]sqsRecord, len(e.Records))
-		for i, r := range e.Records {
-			recs[i] = sqsRecord{MessageID: r.MessageId, Body: r.Body, EventSource: r.EventSource}
-		}
-		return h.sqs(ctx, recs)
-	case KindDirect:
-		req, res := decodeRequest(payload)
-		return h.direct(ctx, kind, req, res)
+		return h.sqs(ctx, e.Records)
+	case EventDirect:
+		req, err := decodeRequest(payload)
+		return h.final(h.serve(ctx, kind, "", req, err))
 	}
-	return h.unsupported(ctx, isObject)
-}
-
-// httpDecoded answers an HTTP event of kind after decoding it into its
-// aws-lambda-go type E and building the request with from.
-func httpDecoded[E any](ctx context.Context, h *Handler, kind Kind, payload []byte, from func(*E) httpRequest) ([]byte, error) {
-	var e E
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return h.http(ctx, kind, nil, ptr(failed(CodeInvalidRequest, "event is malformed")))
-	}
-	r := from(&e)
-	return h.http(ctx, kind, &r, nil)
-}
-
-// eventBridge closes the order of an EventBridge event.
-func (h *Handler) eventBridge(ctx context.Context, payload []byte) ([]byte, error) {
-	var e events.EventBridgeEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return h.direct(ctx, KindEventBridge, Request{}, ptr(failed(CodeInvalidRequest, "event is malformed")))
-	}
-	req, res := decodeRequest(e.Detail)
-	return h.direct(ctx, KindEventBridge, req, res)
-}
-
-// direct closes the request of an EventBridge event or a direct invoke,
-// or answers why its fields could not be read (res).
-func (h *Handler) direct(ctx context.Context, kind Kind, req Request, res *Result) ([]byte, error) {
-	if res != nil {
-		h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
-		return h.final(ctx, *res)
-	}
-	return h.final(ctx, h.close(ctx, kind, "", req))
-}
-
-// unsupported answers an event of no kind the function knows.
-func (h *Handler) unsupported(ctx context.Context, isObject bool) ([]byte, error) {
-	res := failed(CodeUnsupportedEvent, "event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {\"payjs_order_id\": \"...\"}")
+	err := errorf(CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
-		res = failed(CodeInvalidRequest, "event must be a JSON object")
+		err = errorf(CodeInvalidRequest, "event must be a JSON object")
 	}
-	h.obs.closed(ctx, KindUnknown, "", Request{}, &res, 0, nil)
-	return h.final(ctx, res)
+	return h.final(h.serve(ctx, EventUnknown, "", Request{}, err))
 }
 
-// http answers an HTTP event: it serves r, or, when the event could not be
-// read at all, logs and answers res; then shapes the answer for kind.
-func (h *Handler) http(ctx context.Context, kind Kind, r *httpRequest, res *Result) ([]byte, error) {
-	if res == nil {
-		res = h.serveHTTP(ctx, kind, r)
+// serveHTTP answers an HTTP event decoded into its aws-lambda-go type E.
+func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload []byte, from func(*E) httpRequest) ([]byte, error) {
+	var e E
+	var req Request
+	err := json.Unmarshal(payload, &e)
+	if err != nil {
+		err = errorf(CodeInvalidRequest, "event is malformed")
 	} else {
-		res.RequestID = requestID(ctx)
-		h.obs.closed(ctx, kind, "", Request{}, res, 0, nil)
+		r := from(&e)
+		req, err = r.request()
 	}
-	switch kind {
-	case KindFunctionURL:
-		return encodeHTTP(shapeFunctionURL, res)
-	case KindRESTAPI:
-		return encodeHTTP(shapeV1, res)
-	}
-	return encodeHTTP(shapeV2, res)
-}
-
-func (h *Handler) serveHTTP(ctx context.Context, kind Kind, r *httpRequest) *Result {
-	req, res := r.extract()
-	if res != nil {
-		res.RequestID = requestID(ctx)
-		h.obs.closed(ctx, kind, "", req, res, 0, nil)
-		return res
-	}
-	out := h.close(ctx, kind, "", req)
-	return &out
+	res := h.serve(ctx, kind, "", req, err)
+	return encodeHTTP(kind, &res)
 }
 
 // final shapes the answer for EventBridge and direct invokes: the Result
 // itself, or, when retrying may help, a Lambda error typed with the code.
-func (h *Handler) final(ctx context.Context, res Result) ([]byte, error) {
-	res.RequestID = requestID(ctx)
+func (h *Handler) final(res Result) ([]byte, error) {
 	body, err := json.Marshal(res)
 	if err != nil {
 		return nil, err
 	}
-	if res.Error != nil && res.Error.Retryable {
-		return nil, messages.InvokeResponse_Error{Type: string(res.Error.Code), Message: string(body)}
+	if res.retryable() {
+		return nil, messages.InvokeResponse_Error{Type: string(res.Failure.Code), Message: string(body)}
 	}
 	return body, nil
 }
 
-// close validates req, finds the merchant's key and closes the order.
-// It logs and counts the outcome. record names the SQS record, if any.
-func (h *Handler) close(ctx context.Context, kind Kind, record string, req Request) Result {
+// serve carries out one request, or answers why it could not be read
+// (err), and logs and counts the outcome. record names the SQS message.
+func (h *Handler) serve(ctx context.Context, kind EventKind, record string, req Request, err error) Result {
 	start := time.Now()
-	res, cause := h.doClose(ctx, req, start)
-	res.RequestID = requestID(ctx)
-	h.obs.closed(ctx, kind, record, req, &res, time.Since(start), cause)
+	var res Result
+	if err == nil {
+		res, err = h.do(ctx, req)
+	}
+	if err != nil {
+		partial := res // how many attempts a failed close made, and whether PAYJS signed its answer
+		res = failure(err)
+		res.Attempts, res.Verified = partial.Attempts, partial.Verified
+	}
+	if payjs.ValidOrderID(req.PayjsOrderID) {
+		res.PayjsOrderID = req.PayjsOrderID // never echo an invalid, possibly hostile, value
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		res.RequestID = lc.AwsRequestID
+	}
+	h.deps.Obs.served(ctx, kind, record, req, &res, time.Since(start), err)
 	return res
 }
 
-// doClose returns the Result and, for a failed upstream call, its cause
-// for the log (payjs errors never hold the key or a signature). The
-// budget runs from start.
-func (h *Handler) doClose(ctx context.Context, req Request, start time.Time) (Result, error) {
-	if res := req.validate(); res != nil {
-		return *res, nil
+// do validates req and closes the order, or schedules or cancels its
+// close, within the request's budget.
+func (h *Handler) do(ctx context.Context, req Request) (Result, error) {
+	at, err := req.validate(h.deps.Now())
+	if err != nil {
+		return Result{}, err
 	}
-	// The reserve bounds the key load too: a first load from a Secrets
+	// One deadline bounds the key load too: a first load from a Secrets
 	// Manager that hangs must end in config_unavailable before the
 	// Lambda deadline, not in a timed-out invocation.
-	// With Budget known, one deadline serves both: the sooner of the
-	// budget and the reserve, and the client then needs no timer of its
-	// own (see payjs.Client.Close).
-	cctx := ctx
-	dl, ok := ctx.Deadline()
-	if ok {
-		dl = dl.Add(-h.reserve)
+	dl := time.Now().Add(h.deps.Budget)
+	if ldl, ok := ctx.Deadline(); ok && ldl.Add(-h.deps.Reserve).Before(dl) {
+		dl = ldl.Add(-h.deps.Reserve)
 	}
-	if h.budget > 0 {
-		if b := start.Add(h.budget); !ok || b.Before(dl) {
-			dl, ok = b, true
-		}
+	ctx, cancel := context.WithDeadline(ctx, dl)
+	defer cancel()
+	switch {
+	case req.Cancel:
+		return h.cancel(ctx, req)
+	case !at.IsZero():
+		return h.schedule(ctx, req, at)
 	}
-	if ok {
-		var cancel context.CancelFunc
-		cctx, cancel = context.WithDeadline(ctx, dl)
-		defer cancel()
-	}
-	c, res := h.closer(cctx, req.MchID)
-	if res != nil {
-		res.PayjsOrderID = req.PayjsOrderID
-		return *res, nil
-	}
-	pr, err := c.Close(cctx, req.PayjsOrderID)
-	return fromPayjs(req.PayjsOrderID, pr, err), err
+	return h.closeOrder(ctx, req)
 }
 
-// closer returns the Closer for mchid, building clients only when the
-// key set changed (cold start, or a refresh that found a new secret).
-func (h *Handler) closer(ctx context.Context, mchid string) (Closer, *Result) {
-	set, err := h.keys.Get(ctx)
+// closeOrder asks PAYJS to close the order. When PAYJS rejects the
+// signature, the key may have been rotated: the secret is read again and,
+// if it holds another key, the close is tried once more with it.
+func (h *Handler) closeOrder(ctx context.Context, req Request) (Result, error) {
+	c, err := h.closer(ctx, req.MchID, h.deps.Keys.Get)
 	if err != nil {
-		h.obs.keyError(ctx, err)
-		return nil, ptr(failed(CodeConfigUnavailable, "the PAYJS key could not be loaded; try again later"))
+		return Result{}, err
+	}
+	pr, err := c.CloseOrder(ctx, req.PayjsOrderID)
+	if payjs.KindOf(err) == payjs.KindKeyMismatch {
+		h.deps.Obs.keyMismatch(ctx, req)
+		attempts := attemptsOf(err)
+		if fresh, ferr := h.closer(ctx, req.MchID, h.deps.Keys.Refresh); ferr == nil && fresh != c {
+			pr, err = fresh.CloseOrder(ctx, req.PayjsOrderID)
+			if pr != nil {
+				pr.Attempts += attempts
+			}
+			var pe *payjs.Error
+			if errors.As(err, &pe) {
+				pe.Attempts += attempts
+			}
+		}
+	}
+	return fromPayjs(pr, err)
+}
+
+func attemptsOf(err error) int {
+	var pe *payjs.Error
+	if errors.As(err, &pe) {
+		return pe.Attempts
+	}
+	return 0
+}
+
+// fromPayjs maps the PAYJS client's answer to a Result or an *Error.
+func fromPayjs(pr *payjs.Result, err error) (Result, error) {
+	if err == nil {
+		return Result{
+			OK:       true,
+			Status:   StatusClosed,
+			Message:  clipUTF8(pr.ReturnMsg, maxMessageBytes),
+			Upstream: upstream(pr),
+			Verified: pr.Verified,
+			Attempts: pr.Attempts,
+		}, nil
+	}
+	var pe *payjs.Error
+	if !errors.As(err, &pe) {
+		return Result{}, &Error{Code: CodePayjsUnavailable, Message: "PAYJS could not be reached", Cause: err}
+	}
+	e := &Error{Upstream: upstream(pe.Result), Cause: err}
+	msg := ""
+	if pe.Result != nil {
+		msg = clipUTF8(pe.Result.ReturnMsg, maxMessageBytes)
+	}
+	switch pe.Kind {
+	case payjs.KindAlreadyClosed:
+		return Result{OK: true, Status: StatusAlreadyClosed, Message: msg, Upstream: e.Upstream,
+			Verified: pe.Result.Verified, Attempts: pe.Attempts}, nil
+	case payjs.KindPaid:
+		e.Code, e.Message = CodeOrderPaid, "the order is paid and cannot be closed: deliver or refund it"
+	case payjs.KindKeyMismatch:
+		e.Code, e.Message = CodeKeyMismatch, "PAYJS rejected the signature: the secret's key is not the merchant's key at PAYJS"
+	case payjs.KindRejected:
+		e.Code, e.Message = CodePayjsRejected, "PAYJS refused to close the order: "+msg
+	case payjs.KindBadResponse:
+		e.Code, e.Message = CodePayjsBadResponse, "PAYJS answered with an invalid response: "+pe.Msg
+	case payjs.KindTimeout:
+		e.Code, e.Message = CodePayjsTimeout, "PAYJS did not answer within the time budget"
+	case payjs.KindInvalidInput:
+		e.Code, e.Message = CodeInvalidOrderID, pe.Msg
+	default:
+		e.Code, e.Message = CodePayjsUnavailable, "PAYJS is unavailable: "+pe.Msg
+	}
+	res := Result{Attempts: pe.Attempts}
+	if pe.Result != nil {
+		res.Verified = pe.Result.Verified
+	}
+	return res, e
+}
+
+func upstream(pr *payjs.Result) *Upstream {
+	if pr == nil {
+		return nil
+	}
+	return &Upstream{ReturnCode: pr.ReturnCode, ReturnMsg: clipUTF8(pr.ReturnMsg, maxMessageBytes)}
+}
+
+// closer returns the OrderCloser for mchid with the key that load
+// returns, building a client only for a key it has not seen (cold start,
+// or a refresh that found a new key).
+func (h *Handler) closer(ctx context.Context, mchid string, load func(context.Context) (*secret.Set, error)) (OrderCloser, error) {
+	set, err := load(ctx)
+	if err != nil {
+		return nil, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later", Cause: err}
 	}
 	m, err := set.Lookup(mchid)
-	if err != nil {
-		if errors.Is(err, secret.ErrMchIDRequired) {
-			return nil, ptr(failed(CodeInvalidRequest, "mchid is required: the secret holds several merchants"))
-		}
-		return nil, ptr(failed(CodeInvalidRequest, "mchid is not a merchant this function holds a key for"))
+	switch {
+	case errors.Is(err, secret.ErrMchIDRequired):
+		return nil, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
+	case err != nil:
+		return nil, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.set != set {
-		h.set, h.clients = set, make(map[string]Closer)
+	if kc, ok := h.closers[m.MchID]; ok && kc.key == m.Key {
+		return kc.c, nil
 	}
-	if c, ok := h.clients[m.MchID]; ok {
-		return c, nil
-	}
-	c, err := h.newC(m.Key)
+	c, err := h.deps.NewCloser(m.Key)
 	if err != nil {
-		h.obs.keyError(ctx, err)
-		return nil, ptr(failed(CodeConfigUnavailable, "the PAYJS key is unusable; fix the secret"))
+		return nil, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key is unusable; fix the secret", Cause: err}
 	}
-	h.clients[m.MchID] = c
+	h.closers[m.MchID] = keyedCloser{key: m.Key, c: c}
 	return c, nil
-}
-
-func requestID(ctx context.Context) string {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		return lc.AwsRequestID
-	}
-	return ""
 }

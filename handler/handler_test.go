@@ -50,7 +50,7 @@ func TestKeyUnavailableIsRetryable(t *testing.T) {
 	hs := newHarness(t)
 	hs.keys.set, hs.keys.err = nil, &secret.LoadError{Reason: secret.ReasonUnreachable, SecretID: "payjs-close", Err: errors.New("dial tcp: connection refused")}
 	a := hs.invokeHTTP(t, event(t, "http-api.json"))
-	if a.status != 503 || a.result.Error == nil || a.result.Error.Code != CodeConfigUnavailable || !a.result.Error.Retryable {
+	if a.status != 503 || a.result.Failure == nil || a.result.Failure.Code != CodeConfigUnavailable || !a.result.Failure.Retryable {
 		t.Fatalf("got %d %+v", a.status, a.result)
 	}
 	_, lerr := hs.invoke(t, event(t, "direct.json"))
@@ -60,7 +60,7 @@ func TestKeyUnavailableIsRetryable(t *testing.T) {
 	if len(hs.closer.asked) != 0 {
 		t.Errorf("PAYJS was called without a key")
 	}
-	if !strings.Contains(hs.out.String(), `"message":"PAYJS key unavailable"`) {
+	if !strings.Contains(hs.out.String(), `"cause":"secret \"payjs-close\": unreachable`) {
 		t.Errorf("no log line for the key failure")
 	}
 	// The next invoke asks the key source again: init failure is not sticky.
@@ -73,7 +73,7 @@ func TestKeyUnavailableIsRetryable(t *testing.T) {
 func TestClientsAreBuiltOncePerKeySet(t *testing.T) {
 	hs := newHarness(t)
 	built := 0
-	hs.h.newC = func(key string) (Closer, error) { built++; hs.closer.key = key; return hs.closer, nil }
+	hs.h.deps.NewCloser = func(key string) (OrderCloser, error) { built++; hs.closer.key = key; return hs.closer, nil }
 	for range 50 {
 		_, _ = hs.invoke(t, event(t, "direct.json"))
 	}
@@ -92,10 +92,10 @@ func TestSeveralMerchantsNeedAnMchID(t *testing.T) {
 	hs := newHarness(t)
 	hs.keys.set = mustSet(t, `{"merchants":[{"mchid":"`+testMchID+`","key":"`+testKey+`"},{"mchid":"2000000001","key":"second-merchant-key"}]}`)
 	var keys []string
-	hs.h.newC = func(key string) (Closer, error) { keys = append(keys, key); return hs.closer, nil }
+	hs.h.deps.NewCloser = func(key string) (OrderCloser, error) { keys = append(keys, key); return hs.closer, nil }
 
 	out, _ := hs.invoke(t, []byte(`{"payjs_order_id":"`+order1+`"}`))
-	if r := decodeResult(t, out); r.Error == nil || r.Error.Code != CodeInvalidRequest {
+	if r := decodeResult(t, out); r.Failure == nil || r.Failure.Code != CodeInvalidRequest {
 		t.Errorf("no mchid with two merchants: %+v", r)
 	}
 	out, _ = hs.invoke(t, []byte(`{"payjs_order_id":"`+order1+`","mchid":"2000000001"}`))

@@ -26,16 +26,30 @@ const (
 
 // staticKeys is a KeySource serving one parsed secret, or an error.
 type staticKeys struct {
-	mu    sync.Mutex
-	set   *secret.Set
-	err   error
-	calls int
+	mu        sync.Mutex
+	set       *secret.Set
+	err       error
+	calls     int
+	refreshes int
+	// rotated, when set, is what a Refresh finds: the secret after a
+	// key rotation.
+	rotated *secret.Set
 }
 
 func (k *staticKeys) Get(context.Context) (*secret.Set, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.calls++
+	return k.set, k.err
+}
+
+func (k *staticKeys) Refresh(context.Context) (*secret.Set, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshes++
+	if k.rotated != nil {
+		k.set = k.rotated
+	}
 	return k.set, k.err
 }
 
@@ -56,7 +70,7 @@ type fakeCloser struct {
 	answer func(id string) (*payjs.Result, error)
 }
 
-func (f *fakeCloser) Close(_ context.Context, id string) (*payjs.Result, error) {
+func (f *fakeCloser) CloseOrder(_ context.Context, id string) (*payjs.Result, error) {
 	f.mu.Lock()
 	f.asked = append(f.asked, id)
 	f.mu.Unlock()
@@ -101,7 +115,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	hs.h = New(Deps{
 		Keys: hs.keys,
-		NewCloser: func(key string) (Closer, error) {
+		NewCloser: func(key string) (OrderCloser, error) {
 			hs.closer.key = key
 			return hs.closer, nil
 		},

@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,7 +14,8 @@ import (
 // MaxBodyBytes is the largest HTTP body accepted, after base64 decoding.
 const MaxBodyBytes = 4 << 10
 
-// The two routes, as API Gateway names them.
+// The routes, as API Gateway names them. POST closes (or schedules the
+// close of) an order; DELETE on the orders route cancels a scheduled close.
 const (
 	routeOrders = "/orders/{payjs_order_id}/close"
 	routeClose  = "/close"
@@ -26,23 +26,16 @@ type httpRequest struct {
 	method     string
 	route      string // the matched route template, when API Gateway matched one
 	path       string // the request path, for Function URLs and $default routes
-	stage      string
 	pathParams map[string]string
 	headers    map[string]string
 	body       string
 	base64     bool
-
-	// On the fast path (see envelope) the headers stay raw JSON until
-	// loadHeaders: only a request with a body reads one.
-	rawHeaders      []byte
-	rawMultiHeaders []byte // REST API: used when headers is empty
 }
 
-func fromV2(e *events.APIGatewayV2HTTPRequest) httpRequest {
+func fromHTTPAPI(e *events.APIGatewayV2HTTPRequest) httpRequest {
 	r := httpRequest{
 		method:     e.RequestContext.HTTP.Method,
 		path:       e.RawPath,
-		stage:      e.RequestContext.Stage,
 		pathParams: e.PathParameters,
 		headers:    e.Headers,
 		body:       e.Body,
@@ -67,7 +60,9 @@ func fromFunctionURL(e *events.LambdaFunctionURLRequest) httpRequest {
 	}
 }
 
-func fromV1(e *events.APIGatewayProxyRequest) httpRequest {
+// fromRESTAPI reads a REST API event. Its path never holds the stage, and
+// resource is the matched route template.
+func fromRESTAPI(e *events.APIGatewayProxyRequest) httpRequest {
 	h := e.Headers
 	if len(h) == 0 && len(e.MultiValueHeaders) > 0 {
 		h = make(map[string]string, len(e.MultiValueHeaders))
@@ -81,7 +76,6 @@ func fromV1(e *events.APIGatewayProxyRequest) httpRequest {
 		method:     e.HTTPMethod,
 		route:      e.Resource,
 		path:       e.Path,
-		stage:      e.RequestContext.Stage,
 		pathParams: e.PathParameters,
 		headers:    h,
 		body:       e.Body,
@@ -89,37 +83,8 @@ func fromV1(e *events.APIGatewayProxyRequest) httpRequest {
 	}
 }
 
-// loadHeaders decodes the raw headers of the fast path, as the
-// aws-lambda-go event types decode them. It reports false when they are
-// malformed.
-func (r *httpRequest) loadHeaders() bool {
-	raw, multi := r.rawHeaders, r.rawMultiHeaders
-	r.rawHeaders, r.rawMultiHeaders = nil, nil
-	if raw != nil && json.Unmarshal(raw, &r.headers) != nil {
-		return false
-	}
-	if len(r.headers) == 0 && multi != nil {
-		var mv map[string][]string
-		if json.Unmarshal(multi, &mv) != nil {
-			return false
-		}
-		if len(mv) > 0 {
-			r.headers = make(map[string]string, len(mv))
-			for k, v := range mv {
-				if len(v) > 0 {
-					r.headers[k] = v[0]
-				}
-			}
-		}
-	}
-	return true
-}
-
 // header returns the first header named name, in any case.
 func (r *httpRequest) header(name string) string {
-	if v, ok := r.headers[name]; ok {
-		return v
-	}
 	for k, v := range r.headers {
 		if strings.EqualFold(k, name) {
 			return v
@@ -128,8 +93,8 @@ func (r *httpRequest) header(name string) string {
 	return ""
 }
 
-// pathID resolves the route: ok false means neither route matches. For
-// the orders route it returns the id in the path.
+// pathID resolves the route: ok false means no route matches. For the
+// orders route it returns the id in the path.
 func (r *httpRequest) pathID() (id string, ok bool) {
 	switch r.route {
 	case routeClose:
@@ -137,11 +102,7 @@ func (r *httpRequest) pathID() (id string, ok bool) {
 	case routeOrders:
 		return r.pathParams["payjs_order_id"], true
 	}
-	p := r.path
-	if r.stage != "" && r.stage != "$default" {
-		p = strings.TrimPrefix(p, "/"+r.stage)
-	}
-	p = strings.TrimSuffix(p, "/")
+	p := strings.TrimSuffix(r.path, "/")
 	if p == routeClose {
 		return "", true
 	}
@@ -156,39 +117,40 @@ func (r *httpRequest) pathID() (id string, ok bool) {
 	return "", false
 }
 
-// extract turns an HTTP event into a Request, or the Result that refuses it.
-func (r *httpRequest) extract() (Request, *Result) {
+// request turns an HTTP event into a Request.
+func (r *httpRequest) request() (Request, error) {
 	pathID, ok := r.pathID()
 	if !ok {
-		return Request{}, ptr(failed(CodeNotFound, "no such route: use POST /orders/{payjs_order_id}/close or POST /close"))
+		return Request{}, errorf(CodeNotFound, "no such route: use POST /orders/{payjs_order_id}/close, POST /close or DELETE /orders/{payjs_order_id}/close")
 	}
-	if r.method != http.MethodPost {
-		return Request{}, ptr(failed(CodeMethodNotAllowed, "method must be POST"))
+	cancel := r.method == http.MethodDelete && pathID != ""
+	if r.method != http.MethodPost && !cancel {
+		return Request{}, errorf(CodeMethodNotAllowed, "method must be POST (or DELETE on /orders/{payjs_order_id}/close)")
 	}
-	body, res := r.decodedBody()
-	if res != nil {
-		return Request{}, res
+	body, err := r.decodedBody()
+	if err != nil {
+		return Request{}, err
 	}
 	var req Request
 	if len(body) > 0 {
-		if !r.loadHeaders() {
-			return Request{}, ptr(failed(CodeInvalidRequest, "event is malformed"))
-		}
-		if req, res = decodeBody(r.header("Content-Type"), body); res != nil {
-			return Request{}, res
+		if req, err = decodeBody(r.header("Content-Type"), body); err != nil {
+			return Request{}, err
 		}
 	}
 	if pathID != "" {
 		if req.PayjsOrderID != "" && req.PayjsOrderID != pathID {
-			return Request{}, ptr(failed(CodeInvalidRequest, "payjs_order_id in the body differs from the one in the path"))
+			return Request{}, errorf(CodeInvalidRequest, "payjs_order_id in the body differs from the one in the path")
 		}
 		req.PayjsOrderID = pathID
+	}
+	if cancel {
+		req.Cancel = true
 	}
 	return req, nil
 }
 
-func (r *httpRequest) decodedBody() ([]byte, *Result) {
-	tooLarge := ptr(failed(CodePayloadTooLarge, "body must be at most 4096 bytes"))
+func (r *httpRequest) decodedBody() ([]byte, error) {
+	tooLarge := errorf(CodePayloadTooLarge, "body must be at most 4096 bytes")
 	if !r.base64 {
 		if len(r.body) > MaxBodyBytes {
 			return nil, tooLarge
@@ -200,7 +162,7 @@ func (r *httpRequest) decodedBody() ([]byte, *Result) {
 	}
 	b, err := base64.StdEncoding.DecodeString(r.body)
 	if err != nil {
-		return nil, ptr(failed(CodeInvalidRequest, "body is not valid base64"))
+		return nil, errorf(CodeInvalidRequest, "body is not valid base64")
 	}
 	if len(b) > MaxBodyBytes {
 		return nil, tooLarge
@@ -209,17 +171,14 @@ func (r *httpRequest) decodedBody() ([]byte, *Result) {
 }
 
 // decodeBody reads a Request from a JSON or form body.
-func decodeBody(contentType string, body []byte) (Request, *Result) {
-	unsupported := ptr(failed(CodeUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded"))
-	if contentType == "" {
-		return Request{}, unsupported
-	}
+func decodeBody(contentType string, body []byte) (Request, error) {
+	unsupported := errorf(CodeUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded")
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return Request{}, unsupported
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return Request{}, ptr(failed(CodeUnsupportedMediaType, "charset must be utf-8"))
+		return Request{}, errorf(CodeUnsupportedMediaType, "charset must be utf-8")
 	}
 	switch mt {
 	case "application/json":
@@ -230,69 +189,54 @@ func decodeBody(contentType string, body []byte) (Request, *Result) {
 	return Request{}, unsupported
 }
 
-func decodeForm(body []byte) (Request, *Result) {
+func decodeForm(body []byte) (Request, error) {
 	v, err := url.ParseQuery(string(body))
 	if err != nil {
-		return Request{}, ptr(failed(CodeInvalidRequest, "body is not a valid form"))
+		return Request{}, errorf(CodeInvalidRequest, "body is not a valid form")
 	}
-	if len(v["payjs_order_id"]) > 1 || len(v["mchid"]) > 1 {
-		return Request{}, ptr(failed(CodeInvalidRequest, "payjs_order_id and mchid may appear at most once"))
-	}
-	return Request{PayjsOrderID: v.Get("payjs_order_id"), MchID: v.Get("mchid")}, nil
-}
-
-// The headers of every HTTP answer, as json.Marshal writes them for a
-// map[string]string (keys sorted): Content-Type and Cache-Control, and
-// Allow for a 405.
-const (
-	httpHeadersJSON    = `{"Cache-Control":"no-store","Content-Type":"application/json; charset=utf-8"}`
-	httpHeaders405JSON = `{"Allow":"POST","Cache-Control":"no-store","Content-Type":"application/json; charset=utf-8"}`
-)
-
-// httpShape is which aws-lambda-go response type an HTTP answer takes.
-type httpShape int
-
-const (
-	shapeV2          httpShape = iota // events.APIGatewayV2HTTPResponse
-	shapeFunctionURL                  // events.LambdaFunctionURLResponse
-	shapeV1                           // events.APIGatewayProxyResponse
-)
-
-// encodeHTTP returns the HTTP response for res: the status of its error
-// code, the headers above and res as the body, in the JSON form of the
-// response type of shape, byte for byte what json.Marshal writes for that
-// type, built in one buffer (marshaling the response type cost a
-// second encoding pass and a map sort per invocation).
-func encodeHTTP(shape httpShape, res *Result) ([]byte, error) {
-	status := http.StatusOK
-	headers := httpHeadersJSON
-	if c := res.code(); c != "" {
-		status = c.HTTPStatus()
-		if c == CodeMethodNotAllowed {
-			headers = httpHeaders405JSON
+	for name, vs := range v {
+		if len(vs) > 1 {
+			return Request{}, errorf(CodeInvalidRequest, "each form field may appear at most once: "+clip(name))
 		}
 	}
-	body, err := json.Marshal(res)
+	req := Request{
+		PayjsOrderID: v.Get("payjs_order_id"),
+		MchID:        v.Get("mchid"),
+		CloseAt:      v.Get("close_at"),
+		CloseAfter:   v.Get("close_after"),
+	}
+	return req, setAction(&req, v.Get("action"))
+}
+
+// answerHTTP is the status, headers and body of an HTTP answer to res.
+func answerHTTP(res *Result) (status int, headers map[string]string, body string, err error) {
+	status = http.StatusOK
+	switch res.Status {
+	case StatusScheduled:
+		status = http.StatusAccepted
+	case StatusClosed, StatusAlreadyClosed, StatusCancelled:
+	default:
+		status = res.code().HTTPStatus()
+	}
+	headers = map[string]string{"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
+	if res.code() == CodeMethodNotAllowed {
+		headers["Allow"] = "POST, DELETE"
+	}
+	b, err := json.Marshal(res)
+	return status, headers, string(b), err
+}
+
+// encodeHTTP answers res in the response type of the event kind.
+func encodeHTTP(kind EventKind, res *Result) ([]byte, error) {
+	status, headers, body, err := answerHTTP(res)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 160+len(body)+len(body)/4)
-	b = append(b, `{"statusCode":`...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, `,"headers":`...)
-	b = append(b, headers...)
-	if shape != shapeFunctionURL {
-		b = append(b, `,"multiValueHeaders":null`...)
+	switch kind {
+	case EventFunctionURL:
+		return json.Marshal(events.LambdaFunctionURLResponse{StatusCode: status, Headers: headers, Body: body})
+	case EventRESTAPI:
+		return json.Marshal(events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: body})
 	}
-	b = append(b, `,"body":`...)
-	b = appendJSONQuoted(b, body)
-	switch shape {
-	case shapeV2:
-		b = append(b, `,"cookies":null}`...)
-	case shapeFunctionURL:
-		b = append(b, `,"isBase64Encoded":false,"cookies":null}`...)
-	default:
-		b = append(b, '}')
-	}
-	return b, nil
+	return json.Marshal(events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: body})
 }

@@ -159,8 +159,8 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 				if got := a.headers["Cache-Control"]; got != "no-store" {
 					t.Errorf("Cache-Control = %q", got)
 				}
-				if tc.status == http.StatusMethodNotAllowed && a.headers["Allow"] != "POST" {
-					t.Errorf("405 without Allow: POST")
+				if tc.status == http.StatusMethodNotAllowed && a.headers["Allow"] != "POST, DELETE" {
+					t.Errorf("405 without Allow: POST, DELETE")
 				}
 				if a.result.RequestID != testReqID {
 					t.Errorf("request_id = %q", a.result.RequestID)
@@ -169,7 +169,7 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 					if !a.result.OK || a.result.Status != StatusClosed || a.result.PayjsOrderID != tc.closedID || a.result.Upstream == nil {
 						t.Errorf("result = %+v, want closed %s", a.result, tc.closedID)
 					}
-				} else if a.result.OK || a.result.Error == nil || a.result.Error.Code != tc.code || a.result.Status != StatusInvalid {
+				} else if a.result.OK || a.result.Failure == nil || a.result.Failure.Code != tc.code || a.result.Status != StatusInvalid {
 					t.Errorf("result = %+v, want code %s", a.result, tc.code)
 				}
 				var want []string
@@ -200,11 +200,11 @@ func TestHTTPStatusForUpstreamOutcomes(t *testing.T) {
 			hs := newHarness(t)
 			hs.closer.answer = func(string) (*payjs.Result, error) { return nil, tc.err }
 			a := hs.invokeHTTP(t, event(t, "http-api.json"))
-			if a.status != tc.status || a.result.Error == nil || a.result.Error.Code != tc.code {
+			if a.status != tc.status || a.result.Failure == nil || a.result.Failure.Code != tc.code {
 				t.Fatalf("got %d %+v, want %d %s", a.status, a.result, tc.status, tc.code)
 			}
-			if a.result.Error.Retryable != tc.code.Retryable() {
-				t.Errorf("retryable = %v", a.result.Error.Retryable)
+			if a.result.Failure.Retryable != tc.code.Retryable() {
+				t.Errorf("retryable = %v", a.result.Failure.Retryable)
 			}
 			if tc.code == CodePayjsRejected && (a.result.Upstream == nil || a.result.Upstream.ReturnMsg != "订单已支付" || a.result.Status != StatusRejected) {
 				t.Errorf("rejected result lost PAYJS's answer: %+v", a.result)

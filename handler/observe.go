@@ -2,9 +2,10 @@ package handler
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,58 +20,29 @@ const Namespace = "PayjsClose"
 // signature or a secret: nothing it is given holds one.
 type Observer struct {
 	log     *slog.Logger
-	mu      sync.Mutex
 	metrics io.Writer
 	now     func() time.Time
-	lines   *lineWriter // set by NewJSONObserver: one write per close
 }
 
 // NewJSONObserver returns an Observer writing JSON log lines (see
-// [NewLogger]) at level and above, and metric lines, to w. A close's log
-// line and metric line reach w in one Write: on Lambda, stdout is a pipe
-// to the runtime's log agent, and a write is a system call and a wake-up.
+// [NewLogger]) at level and above, and metric lines, to w, one line at a
+// time.
 func NewJSONObserver(w io.Writer, level slog.Leveler) *Observer {
-	lw := &lineWriter{w: w}
-	o := NewObserver(NewLogger(lw, level), lw)
-	o.lines = lw
-	return o
+	lw := &lockedWriter{w: w}
+	return NewObserver(NewLogger(lw, level), lw)
 }
 
-// lineWriter passes writes through to w, one at a time, except between
-// hold and flush, when it gathers them and then writes them at once.
-type lineWriter struct {
-	section sync.Mutex // one holder at a time
-	mu      sync.Mutex
-	w       io.Writer
-	held    bool
-	buf     []byte
+// lockedWriter keeps log lines and metric lines, written from several
+// goroutines of an SQS batch, from interleaving.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
 }
 
-func (l *lineWriter) Write(p []byte) (int, error) {
+func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held {
-		l.buf = append(l.buf, p...)
-		return len(p), nil
-	}
 	return l.w.Write(p)
-}
-
-func (l *lineWriter) hold() {
-	l.section.Lock()
-	l.mu.Lock()
-	l.held = true
-	l.mu.Unlock()
-}
-
-func (l *lineWriter) flush() {
-	l.mu.Lock()
-	if len(l.buf) > 0 {
-		_, _ = l.w.Write(l.buf)
-	}
-	l.buf, l.held = l.buf[:0], false
-	l.mu.Unlock()
-	l.section.Unlock()
 }
 
 // NewObserver returns an Observer that logs to log and writes metric
@@ -89,10 +61,11 @@ func NewObserver(log *slog.Logger, metrics io.Writer) *Observer {
 func (o *Observer) Logger() *slog.Logger { return o.log }
 
 // NewLogger returns a JSON slog logger in the shape of Lambda's JSON log
-// format (timestamp, level, message, requestId), writing to w, one Write
-// per record and one at a time. A nil level means INFO.
+// format (timestamp, level, message, requestId), writing to w. A nil
+// level means INFO.
 func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(newLogHandler(w, level))
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr})
+	return slog.New(requestIDHandler{h})
 }
 
 // requestIDHandler adds the Lambda request id to every record logged with
@@ -120,148 +93,154 @@ const maxLoggedInput = 64
 
 func clip(s string) string {
 	if len(s) > maxLoggedInput {
-		return s[:maxLoggedInput] + "…"
+		return clipUTF8(s, maxLoggedInput) + "…"
 	}
 	return s
 }
 
-// closed logs one close request's outcome and counts it.
-func (o *Observer) closed(ctx context.Context, kind Kind, record string, req Request, res *Result, latency time.Duration, cause error) {
-	if o.lines != nil {
-		o.lines.hold()
-		defer o.lines.flush()
-	}
-	now := o.now() // the log line and the metric line say the same time
-	outcome := res.Status
+// served logs one request's outcome and counts it. err is why it failed,
+// if it did; its cause is logged, never answered.
+func (o *Observer) served(ctx context.Context, kind EventKind, record string, req Request, res *Result, latency time.Duration, err error) {
 	level := slog.LevelInfo
-	attrs := make([]slog.Attr, 0, 12)
-	attrs = append(attrs,
+	attrs := []slog.Attr{
 		slog.String("event_kind", string(kind)),
 		slog.String("payjs_order_id", clip(req.PayjsOrderID)),
-		slog.String("outcome", outcome),
+		slog.String("outcome", res.Status),
 		slog.Int("attempts", res.Attempts),
 		slog.Float64("latency_ms", ms(latency)),
-	)
+	}
 	if req.MchID != "" {
 		attrs = append(attrs, slog.String("mchid", clip(req.MchID)))
 	}
 	if record != "" {
 		attrs = append(attrs, slog.String("sqs_message_id", record))
 	}
+	if res.CloseAt != "" {
+		attrs = append(attrs, slog.String("close_at", res.CloseAt))
+	}
+	unverified := res.Status == StatusClosed && !res.Verified
 	if res.OK {
 		attrs = append(attrs, slog.Bool("verified", res.Verified))
-		if !res.Verified {
+		if unverified {
 			level = slog.LevelWarn
 		}
 	} else {
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("error_code", string(res.Error.Code)), slog.Bool("retryable", res.Error.Retryable))
-		if res.Error.Retryable {
+		attrs = append(attrs, slog.String("error_code", string(res.Failure.Code)), slog.Bool("retryable", res.Failure.Retryable))
+		if res.Failure.Retryable {
 			level = slog.LevelError
 		}
 	}
 	if res.Upstream != nil {
 		attrs = append(attrs, slog.Int("return_code", res.Upstream.ReturnCode), slog.String("return_msg", res.Upstream.ReturnMsg))
 	}
-	if cause != nil {
-		attrs = append(attrs, slog.String("cause", cause.Error()))
+	var e *Error
+	if errors.As(err, &e) && e.Cause != nil {
+		attrs = append(attrs, slog.String("cause", e.Cause.Error()))
 	}
-	// The handler directly, as slog's own output methods do, without
-	// the call-site lookup they make for AddSource, which is off.
-	if h := o.log.Handler(); h.Enabled(ctx, level) {
-		r := slog.NewRecord(now, level, "close", 0)
-		r.AddAttrs(attrs...)
-		_ = h.Handle(ctx, r) // a log line that cannot be written has nowhere to be reported
-	}
+	o.log.LogAttrs(ctx, level, "close", attrs...)
 
-	m := emf{dims: [][2]string{{"Outcome", outcome}}, metrics: []metric{{"Closes", "Count", 1}}}
+	mets := []metric{{Name: "Closes", Unit: "Count", dim: "Outcome", value: 1}}
 	if res.Attempts > 0 {
-		m.metrics = append(m.metrics, metric{"UpstreamLatency", "Milliseconds", ms(latency)})
+		mets = append(mets, metric{Name: "UpstreamLatency", Unit: "Milliseconds", value: ms(latency)})
 	}
-	if res.OK && !res.Verified {
-		m.metrics = append(m.metrics, metric{"UnverifiedSuccesses", "Count", 1})
+	count := func(name string, when bool) {
+		if when {
+			mets = append(mets, metric{Name: name, Unit: "Count", value: 1})
+		}
 	}
-	if kind == KindSQS && res.Error != nil && !res.Error.Retryable {
-		m.metrics = append(m.metrics, metric{"SQSPermanentFailures", "Count", 1})
+	count("RetryableFailures", res.retryable())
+	count("PaidOrders", res.code() == CodeOrderPaid)
+	count("UnverifiedSuccesses", unverified)
+	count("SQSPermanentFailures", kind == EventSQS && res.Failure != nil && !res.Failure.Retryable)
+	o.emit(map[string]string{"Outcome": res.Status}, mets...)
+}
+
+// keyMismatch logs and counts a signature that PAYJS rejected: the key
+// in the secret is not the merchant's key at PAYJS.
+func (o *Observer) keyMismatch(ctx context.Context, req Request) {
+	o.log.LogAttrs(ctx, slog.LevelError, "PAYJS rejected the signature: the secret's key differs from the merchant's key at PAYJS; reading the secret again",
+		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", clip(req.MchID)))
+	o.emit(nil, metric{Name: "KeyMismatches", Unit: "Count", value: 1})
+}
+
+// scheduled logs and counts a schedule's create, reschedule or cancel.
+func (o *Observer) scheduled(ctx context.Context, action string, req Request, at time.Time) {
+	attrs := []slog.Attr{slog.String("action", action), slog.String("payjs_order_id", req.PayjsOrderID)}
+	if !at.IsZero() {
+		attrs = append(attrs, slog.String("close_at", rfc3339(at)))
 	}
-	o.emit(m, now)
+	o.log.LogAttrs(ctx, slog.LevelInfo, "schedule", attrs...)
+	o.emit(map[string]string{"Action": action}, metric{Name: "Schedules", Unit: "Count", dim: "Action", value: 1})
 }
 
 func (o *Observer) coldStart() {
-	o.emit(emf{metrics: []metric{{"ColdStarts", "Count", 1}}}, o.now())
+	o.emit(nil, metric{Name: "ColdStarts", Unit: "Count", value: 1})
 }
 
-// SecretLoaded logs and counts one Secrets Manager load. The secret
-// store calls it.
+// SecretLoaded counts one Secrets Manager load. The secret store calls it.
 func (o *Observer) SecretLoaded(ok bool, d time.Duration) {
 	result := "ok"
 	if !ok {
 		result = "error"
 	}
-	o.emit(emf{dims: [][2]string{{"Result", result}}, metrics: []metric{
-		{"SecretLoads", "Count", 1}, {"SecretLoadLatency", "Milliseconds", ms(d)},
-	}}, o.now())
-}
-
-func (o *Observer) keyError(ctx context.Context, err error) {
-	o.log.LogAttrs(ctx, slog.LevelError, "PAYJS key unavailable", slog.String("error", err.Error()))
+	o.emit(map[string]string{"Result": result},
+		metric{Name: "SecretLoads", Unit: "Count", dim: "Result", value: 1},
+		metric{Name: "SecretLoadLatency", Unit: "Milliseconds", dim: "Result", value: ms(d)})
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// metric is one value of an EMF line. dim names the one dimension it is
+// published with; "" publishes it without dimensions.
 type metric struct {
-	name, unit string
-	value      float64
+	Name  string
+	Unit  string
+	dim   string
+	value float64
 }
 
-// emf is one Embedded Metric Format line: metrics sharing one set of
-// dimensions (possibly none).
-type emf struct {
-	dims    [][2]string
-	metrics []metric
+// emfDirective is one entry of an EMF line's CloudWatchMetrics: metrics
+// that share a dimension set.
+type emfDirective struct {
+	Namespace  string
+	Dimensions [][]string
+	Metrics    []metric
 }
 
-// emit writes m as one EMF line stamped at.
-func (o *Observer) emit(m emf, at time.Time) {
+// emit writes one EMF line holding ms and the dimension values dims.
+func (o *Observer) emit(dims map[string]string, ms ...metric) {
 	if o.metrics == io.Discard {
 		return
 	}
-	b := make([]byte, 0, 320)
-	b = append(b, `{"_aws":{"Timestamp":`...)
-	b = strconv.AppendInt(b, at.UnixMilli(), 10)
-	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[[`...)
-	for i, d := range m.dims {
-		if i > 0 {
-			b = append(b, ',')
+	line := make(map[string]any, len(dims)+len(ms)+1)
+	for k, v := range dims {
+		line[k] = v
+	}
+	var directives []emfDirective
+	for _, m := range ms {
+		dimset := []string{}
+		if m.dim != "" {
+			dimset = []string{m.dim}
 		}
-		b = strconv.AppendQuote(b, d[0])
-	}
-	b = append(b, `]],"Metrics":[`...)
-	for i, mt := range m.metrics {
-		if i > 0 {
-			b = append(b, ',')
+		i := 0
+		for i < len(directives) && !equalDims(directives[i].Dimensions[0], dimset) {
+			i++
 		}
-		b = append(b, `{"Name":`...)
-		b = strconv.AppendQuote(b, mt.name)
-		b = append(b, `,"Unit":`...)
-		b = strconv.AppendQuote(b, mt.unit)
-		b = append(b, '}')
+		if i == len(directives) {
+			directives = append(directives, emfDirective{Namespace: Namespace, Dimensions: [][]string{dimset}})
+		}
+		directives[i].Metrics = append(directives[i].Metrics, m)
+		line[m.Name] = m.value
 	}
-	b = append(b, `]}]}`...)
-	for _, d := range m.dims {
-		b = append(b, ',')
-		b = appendJSONQuoted(b, d[0])
-		b = append(b, ':')
-		b = appendJSONQuoted(b, d[1])
+	line["_aws"] = map[string]any{"Timestamp": o.now().UnixMilli(), "CloudWatchMetrics": directives}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return // only finite numbers and strings: cannot happen
 	}
-	for _, mt := range m.metrics {
-		b = append(b, ',')
-		b = strconv.AppendQuote(b, mt.name)
-		b = append(b, ':')
-		b = strconv.AppendFloat(b, mt.value, 'f', -1, 64)
-	}
-	b = append(b, '}', '\n')
-	o.mu.Lock()
-	_, _ = o.metrics.Write(b)
-	o.mu.Unlock()
+	_, _ = o.metrics.Write(append(b, '\n'))
+}
+
+func equalDims(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0])
 }

@@ -4,93 +4,152 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// writeLog records each Write separately.
-type writeLog struct {
-	mu     sync.Mutex
-	writes []string
+// emfLine is an Embedded Metric Format line as CloudWatch reads it.
+type emfLine struct {
+	AWS struct {
+		Timestamp         int64
+		CloudWatchMetrics []struct {
+			Namespace  string
+			Dimensions [][]string
+			Metrics    []struct{ Name, Unit string }
+		}
+	} `json:"_aws"`
 }
 
-func (w *writeLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.writes = append(w.writes, string(p))
-	return len(p), nil
-}
-
-func TestJSONObserverWritesEachCloseAtOnce(t *testing.T) {
-	hs := newHarness(t)
-	w := &writeLog{}
-	hs.h.obs = NewJSONObserver(w, slog.LevelInfo)
-	hs.h.cold.Store(false)
-	for range 3 {
-		if _, lerr := hs.invoke(t, event(t, "direct.json")); lerr != nil {
-			t.Fatal(lerr)
+// metricsIn decodes every EMF line of out and returns, for each metric,
+// its value and dimension set as "Name[Dim=Value]" or "Name[]". It fails
+// the test for a line CloudWatch would not accept.
+func metricsIn(t *testing.T, out string) map[string]float64 {
+	t.Helper()
+	got := map[string]float64{}
+	for line := range strings.Lines(out) {
+		if !strings.Contains(line, `"_aws"`) {
+			continue
+		}
+		var e emfLine
+		var values map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil || json.Unmarshal([]byte(line), &values) != nil {
+			t.Fatalf("metric line is not JSON: %s", line)
+		}
+		if e.AWS.Timestamp == 0 || len(e.AWS.CloudWatchMetrics) == 0 {
+			t.Fatalf("metric line without a timestamp or directives: %s", line)
+		}
+		for _, d := range e.AWS.CloudWatchMetrics {
+			if d.Namespace != Namespace || len(d.Dimensions) != 1 {
+				t.Fatalf("directive in namespace %q with %d dimension sets: %s", d.Namespace, len(d.Dimensions), line)
+			}
+			dims := ""
+			for _, name := range d.Dimensions[0] {
+				v, ok := values[name].(string)
+				if !ok {
+					t.Fatalf("dimension %s has no string value: %s", name, line)
+				}
+				dims += name + "=" + v
+			}
+			for _, m := range d.Metrics {
+				v, ok := values[m.Name].(float64)
+				if !ok || m.Unit == "" {
+					t.Fatalf("metric %s has no number or no unit: %s", m.Name, line)
+				}
+				got[m.Name+"["+dims+"]"] += v
+			}
 		}
 	}
-	if len(w.writes) != 3 {
-		t.Fatalf("3 closes made %d writes, want 3", len(w.writes))
-	}
-	for _, wr := range w.writes {
-		lines := strings.Split(strings.TrimSuffix(wr, "\n"), "\n")
-		if len(lines) != 2 || !strings.Contains(lines[0], `"message":"close"`) || !strings.Contains(lines[1], `"Closes":1`) {
-			t.Errorf("a close's write is not its log line then its metric line: %q", wr)
-		}
-	}
-	recordOutput(t, strings.Join(w.writes, ""))
+	return got
 }
 
-func TestJSONObserverKeepsConcurrentClosesWhole(t *testing.T) {
+func TestMetricsOfEachOutcome(t *testing.T) {
+	cases := []struct {
+		name string
+		res  Result
+		kind EventKind
+		want []string
+	}{
+		{"closed", Result{OK: true, Status: StatusClosed, Verified: true, Attempts: 1}, EventDirect,
+			[]string{"Closes[Outcome=closed]", "UpstreamLatency[]"}},
+		{"closed unsigned", Result{OK: true, Status: StatusClosed, Attempts: 1}, EventDirect,
+			[]string{"Closes[Outcome=closed]", "UpstreamLatency[]", "UnverifiedSuccesses[]"}},
+		{"already closed", Result{OK: true, Status: StatusAlreadyClosed, Attempts: 1}, EventDirect,
+			[]string{"Closes[Outcome=already_closed]", "UpstreamLatency[]"}},
+		{"paid", failure(errorf(CodeOrderPaid, "paid")), EventDirect,
+			[]string{"Closes[Outcome=paid]", "PaidOrders[]"}},
+		{"retryable", failure(errorf(CodePayjsTimeout, "slow")), EventDirect,
+			[]string{"Closes[Outcome=error]", "RetryableFailures[]"}},
+		{"permanent on SQS", failure(errorf(CodeInvalidOrderID, "bad")), EventSQS,
+			[]string{"Closes[Outcome=invalid]", "SQSPermanentFailures[]"}},
+		{"scheduled", Result{OK: true, Status: StatusScheduled}, EventHTTPAPI,
+			[]string{"Closes[Outcome=scheduled]"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			o := NewJSONObserver(&out, slog.LevelInfo)
+			o.served(context.Background(), tc.kind, "", Request{PayjsOrderID: order1}, &tc.res, time.Millisecond, nil)
+			got := metricsIn(t, out.String())
+			names := make([]string, 0, len(got))
+			for name, v := range got {
+				if v != 1 && !strings.HasPrefix(name, "UpstreamLatency") {
+					t.Errorf("%s = %v, want 1", name, v)
+				}
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			slices.Sort(tc.want)
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("metrics %v, want %v", names, tc.want)
+			}
+		})
+	}
+}
+
+func TestOtherMetrics(t *testing.T) {
+	var out strings.Builder
+	o := NewJSONObserver(&out, slog.LevelInfo)
+	o.coldStart()
+	o.SecretLoaded(true, 30*time.Millisecond)
+	o.SecretLoaded(false, time.Second)
+	o.keyMismatch(context.Background(), Request{PayjsOrderID: order1})
+	o.scheduled(context.Background(), "create", Request{PayjsOrderID: order1}, time.Now().Add(time.Hour))
+	o.scheduled(context.Background(), "cancel", Request{PayjsOrderID: order1}, time.Time{})
+	got := metricsIn(t, out.String())
+	want := map[string]float64{
+		"ColdStarts[]": 1, "SecretLoads[Result=ok]": 1, "SecretLoadLatency[Result=ok]": 30,
+		"SecretLoads[Result=error]": 1, "SecretLoadLatency[Result=error]": 1000,
+		"KeyMismatches[]": 1, "Schedules[Action=create]": 1, "Schedules[Action=cancel]": 1,
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", name, got[name], v, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d metrics, want %d: %v", len(got), len(want), got)
+	}
+}
+
+func TestConcurrentLinesStayWhole(t *testing.T) {
 	hs := newHarness(t)
-	w := &writeLog{}
-	hs.h.obs = NewJSONObserver(w, slog.LevelInfo)
-	hs.h.cold.Store(false)
+	var out syncBuffer
+	hs.h.deps.Obs = NewJSONObserver(&out, slog.LevelInfo)
 	if _, lerr := hs.invoke(t, event(t, "sqs.json")); lerr != nil {
 		t.Fatal(lerr)
 	}
-	for _, wr := range w.writes {
-		lines := strings.Split(strings.TrimSuffix(wr, "\n"), "\n")
-		if len(lines) != 2 || !strings.Contains(lines[0], `"sqs_message_id"`) || !strings.Contains(lines[1], `"_aws"`) {
-			t.Errorf("a close's write is torn or mixed: %q", wr)
+	lines := 0
+	for line := range strings.Lines(out.String()) {
+		lines++
+		if !json.Valid([]byte(line)) {
+			t.Errorf("torn line: %q", line)
 		}
 	}
-	if len(w.writes) != 5 {
-		t.Errorf("5 records made %d writes, want 5", len(w.writes))
+	m := metricsIn(t, out.String())
+	if got := m["Closes[Outcome=closed]"] + m["Closes[Outcome=invalid]"]; got != 5 || lines != 11 { // a log and a metric line per record, and the cold start
+		t.Errorf("5 records counted %v closes in %d lines", got, lines)
 	}
-	recordOutput(t, strings.Join(w.writes, ""))
-}
-
-// TestCloseLogAndMetricLinesShareATime reads the clock once per close: with
-// a clock that moves a second on every read, the log line's timestamp and
-// the metric line's Timestamp are still the same instant.
-func TestCloseLogAndMetricLinesShareATime(t *testing.T) {
-	w := &writeLog{}
-	o := NewJSONObserver(w, slog.LevelInfo)
-	clock := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
-	o.now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	res := Result{OK: true, Status: StatusClosed, Verified: true, Attempts: 1}
-	o.closed(context.Background(), KindDirect, "", Request{PayjsOrderID: "1"}, &res, time.Millisecond, nil)
-
-	lines := strings.Split(strings.TrimSuffix(strings.Join(w.writes, ""), "\n"), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("want a log line and a metric line, got %q", lines)
-	}
-	var logLine struct{ Timestamp time.Time }
-	var metricLine struct {
-		AWS struct{ Timestamp int64 } `json:"_aws"`
-	}
-	if err := json.Unmarshal([]byte(lines[0]), &logLine); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(lines[1]), &metricLine); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := metricLine.AWS.Timestamp, logLine.Timestamp.UnixMilli(); got != want || want == 0 {
-		t.Errorf("metric line at %d ms, log line at %d ms: want the same", got, want)
-	}
+	recordOutput(t, out.String())
 }

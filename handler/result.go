@@ -3,16 +3,16 @@ package handler
 import (
 	"errors"
 	"net/http"
-
-	"github.com/payjs-close/payjs-close/payjs"
+	"time"
+	"unicode/utf8"
 )
 
 // Code is a machine-readable error code of a [Result]. Every code has a
 // fixed HTTP status and says whether retrying the same request later may
-// succeed.
+// succeed; codeInfo lists them.
 type Code string
 
-// The error codes of DESIGN.md.
+// The error codes, as the README's table lists them.
 const (
 	CodeInvalidRequest       Code = "invalid_request"
 	CodeInvalidOrderID       Code = "invalid_order_id"
@@ -21,64 +21,62 @@ const (
 	CodeMethodNotAllowed     Code = "method_not_allowed"
 	CodePayloadTooLarge      Code = "payload_too_large"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	CodeNotScheduled         Code = "not_scheduled"
+	CodeOrderPaid            Code = "order_paid"
 	CodePayjsRejected        Code = "payjs_rejected"
+	CodeKeyMismatch          Code = "key_mismatch"
+	CodeScheduleUnavailable  Code = "schedule_unavailable"
 	CodePayjsBadResponse     Code = "payjs_bad_response"
 	CodePayjsUnavailable     Code = "payjs_unavailable"
 	CodePayjsTimeout         Code = "payjs_timeout"
 	CodeConfigUnavailable    Code = "config_unavailable"
 )
 
+// codeInfo is each code's HTTP status, Result status and retryability.
+var codeInfo = map[Code]struct {
+	http      int
+	status    string
+	retryable bool
+}{
+	CodeInvalidRequest:       {http.StatusBadRequest, StatusInvalid, false},
+	CodeInvalidOrderID:       {http.StatusBadRequest, StatusInvalid, false},
+	CodeUnsupportedEvent:     {http.StatusBadRequest, StatusInvalid, false},
+	CodeNotFound:             {http.StatusNotFound, StatusInvalid, false},
+	CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, StatusInvalid, false},
+	CodePayloadTooLarge:      {http.StatusRequestEntityTooLarge, StatusInvalid, false},
+	CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, StatusInvalid, false},
+	CodeNotScheduled:         {http.StatusNotFound, StatusInvalid, false},
+	CodeOrderPaid:            {http.StatusConflict, StatusPaid, false},
+	CodePayjsRejected:        {http.StatusUnprocessableEntity, StatusRejected, false},
+	CodeKeyMismatch:          {http.StatusServiceUnavailable, StatusError, true},
+	CodeScheduleUnavailable:  {http.StatusServiceUnavailable, StatusError, true},
+	CodePayjsBadResponse:     {http.StatusBadGateway, StatusError, true},
+	CodePayjsUnavailable:     {http.StatusServiceUnavailable, StatusError, true},
+	CodePayjsTimeout:         {http.StatusGatewayTimeout, StatusError, true},
+	CodeConfigUnavailable:    {http.StatusServiceUnavailable, StatusError, true},
+}
+
 // HTTPStatus is the status an HTTP caller sees for this code.
 func (c Code) HTTPStatus() int {
-	switch c {
-	case CodeInvalidRequest, CodeInvalidOrderID, CodeUnsupportedEvent:
-		return http.StatusBadRequest
-	case CodeNotFound:
-		return http.StatusNotFound
-	case CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case CodePayloadTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeUnsupportedMediaType:
-		return http.StatusUnsupportedMediaType
-	case CodePayjsRejected:
-		return http.StatusUnprocessableEntity
-	case CodePayjsBadResponse:
-		return http.StatusBadGateway
-	case CodePayjsUnavailable, CodeConfigUnavailable:
-		return http.StatusServiceUnavailable
-	case CodePayjsTimeout:
-		return http.StatusGatewayTimeout
+	if i, ok := codeInfo[c]; ok {
+		return i.http
 	}
 	return http.StatusInternalServerError
 }
 
 // Retryable reports whether the same request may succeed later.
-func (c Code) Retryable() bool {
-	switch c {
-	case CodePayjsBadResponse, CodePayjsUnavailable, CodePayjsTimeout, CodeConfigUnavailable:
-		return true
-	}
-	return false
-}
-
-// status is the coarse outcome of a failed close.
-func (c Code) status() string {
-	switch c {
-	case CodePayjsRejected:
-		return StatusRejected
-	case CodePayjsBadResponse, CodePayjsUnavailable, CodePayjsTimeout, CodeConfigUnavailable:
-		return StatusError
-	}
-	return StatusInvalid
-}
+func (c Code) Retryable() bool { return codeInfo[c].retryable }
 
 // The values of Result.Status.
 const (
-	StatusClosed   = "closed"
-	StatusInvalid  = "invalid"
-	StatusRejected = "rejected"
-	StatusError    = "error"
+	StatusClosed        = "closed"
+	StatusAlreadyClosed = "already_closed"
+	StatusScheduled     = "scheduled"
+	StatusCancelled     = "cancelled"
+	StatusInvalid       = "invalid"
+	StatusRejected      = "rejected"
+	StatusPaid          = "paid"
+	StatusError         = "error"
 )
 
 // Result is the normalized answer to one close request, the same for
@@ -89,11 +87,12 @@ type Result struct {
 	Status       string    `json:"status"`
 	PayjsOrderID string    `json:"payjs_order_id,omitempty"`
 	Message      string    `json:"message"`
+	CloseAt      string    `json:"close_at,omitempty"`
 	Upstream     *Upstream `json:"upstream,omitempty"`
 	Verified     bool      `json:"verified"`
 	Attempts     int       `json:"attempts"`
 	RequestID    string    `json:"request_id,omitempty"`
-	Error        *Error    `json:"error,omitempty"`
+	Failure      *Failure  `json:"error,omitempty"`
 }
 
 // Upstream is what PAYJS answered, present whenever it answered.
@@ -102,70 +101,91 @@ type Upstream struct {
 	ReturnMsg  string `json:"return_msg"`
 }
 
-// Error describes why a Result is not ok.
-type Error struct {
+// Failure says why a Result is not ok: the "error" member of its JSON.
+type Failure struct {
 	Code      Code   `json:"code"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable"`
 }
 
-// failed returns a not-ok Result for code with a message for the caller.
-func failed(code Code, msg string) Result {
-	return Result{
-		Status:  code.status(),
-		Message: msg,
-		Error:   &Error{Code: code, Message: msg, Retryable: code.Retryable()},
-	}
-}
-
 // code returns the Result's error code, or "" when it is ok.
 func (r *Result) code() Code {
-	if r.Error == nil {
+	if r.Failure == nil {
 		return ""
 	}
-	return r.Error.Code
+	return r.Failure.Code
 }
 
-// fromPayjs maps the PAYJS client's answer to a Result.
-func fromPayjs(id string, res *payjs.Result, err error) Result {
-	if err == nil {
-		return Result{
-			OK:           true,
-			Status:       StatusClosed,
-			PayjsOrderID: id,
-			Message:      res.ReturnMsg,
-			Upstream:     &Upstream{ReturnCode: res.ReturnCode, ReturnMsg: res.ReturnMsg},
-			Verified:     res.Verified,
-			Attempts:     res.Attempts,
-		}
-	}
-	var r Result
-	var pe *payjs.Error
-	if !errors.As(err, &pe) {
-		r = failed(CodePayjsUnavailable, "PAYJS could not be reached")
-	} else {
-		switch pe.Kind {
-		case payjs.KindRejected:
-			r = failed(CodePayjsRejected, "PAYJS refused to close the order")
-			if pe.Result != nil {
-				r.Message = pe.Result.ReturnMsg
-				r.Error.Message += ": " + pe.Result.ReturnMsg
-			}
-		case payjs.KindBadResponse:
-			r = failed(CodePayjsBadResponse, "PAYJS answered with an invalid response: "+pe.Msg)
-		case payjs.KindTimeout:
-			r = failed(CodePayjsTimeout, "PAYJS did not answer within the time budget")
-		case payjs.KindInvalidInput:
-			r = failed(CodeInvalidOrderID, pe.Msg)
-		default:
-			r = failed(CodePayjsUnavailable, "PAYJS is unavailable: "+pe.Msg)
-		}
-		r.Attempts = pe.Attempts
-		if pe.Result != nil {
-			r.Upstream = &Upstream{ReturnCode: pe.Result.ReturnCode, ReturnMsg: pe.Result.ReturnMsg}
-			r.Verified = pe.Result.Verified
-		}
-	}
-	r.PayjsOrderID = id
-	return r
+// retryable reports whether r failed in a way that retrying may mend.
+func (r *Result) retryable() bool { return r.Failure != nil && r.Failure.Retryable }
+
+// Error is a failed request: a code, a message for the caller, and the
+// cause for the log (never shown to the caller). Every step of a request
+// reports its failures as an *Error; [ErrorCode] reads the code back.
+type Error struct {
+	Code    Code
+	Message string
+	// Upstream is what PAYJS answered, when it answered.
+	Upstream *Upstream
+	// Cause is logged, never answered. It never holds a key: the secret
+	// and payjs packages keep keys out of their errors.
+	Cause error
 }
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return string(e.Code) + ": " + e.Message + ": " + e.Cause.Error()
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// errorf returns an *Error with code and msg.
+func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// ErrorCode returns the code of the first *Error in err's chain: "" for
+// nil, and [CodePayjsUnavailable] for an error that carries none.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodePayjsUnavailable
+}
+
+// failure is the Result of a request that failed with err.
+func failure(err error) Result {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: CodePayjsUnavailable, Message: "PAYJS could not be reached", Cause: err}
+	}
+	info := codeInfo[e.Code]
+	return Result{
+		Status:   info.status,
+		Message:  e.Message,
+		Upstream: e.Upstream,
+		Failure:  &Failure{Code: e.Code, Message: e.Message, Retryable: info.retryable},
+	}
+}
+
+// maxMessageBytes bounds PAYJS's message in a result and a log line.
+const maxMessageBytes = 256
+
+// clipUTF8 cuts s to at most n bytes without splitting a character.
+func clipUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// rfc3339 formats t as the results and schedules show it: UTC, seconds.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -60,7 +60,7 @@ func fullwidth(s string) string {
 // the mchid carriers, an mchid beside a valid id).
 type carrier struct {
 	name string
-	kind Kind
+	kind EventKind
 	body bool // the value travels in an HTTP body (which is capped at 4 KiB)
 	make func(t *testing.T, v string) []byte
 }
@@ -99,70 +99,70 @@ func carriers() []carrier {
 	}
 	escapedPath := func(v string) string { return "/orders/" + url.PathEscape(v) + "/close" }
 	return []carrier{
-		{"http_api/path_parameter", KindHTTPAPI, false, func(t *testing.T, v string) []byte {
+		{"http_api/path_parameter", EventHTTPAPI, false, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPathID(v))
 		}},
-		{"http_api/raw_path", KindHTTPAPI, false, func(t *testing.T, v string) []byte {
+		{"http_api/raw_path", EventHTTPAPI, false, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPath(escapedPath(v)))
 		}},
-		{"http_api/json_body", KindHTTPAPI, true, func(t *testing.T, v string) []byte {
+		{"http_api/json_body", EventHTTPAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPath("/close"), setBody(jsonBody(t, id(v)), jsonCT, false))
 		}},
-		{"http_api/json_body_base64", KindHTTPAPI, true, func(t *testing.T, v string) []byte {
+		{"http_api/json_body_base64", EventHTTPAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPath("/close"), setBody(jsonBody(t, id(v)), jsonCT, true))
 		}},
-		{"http_api/form_body", KindHTTPAPI, true, func(t *testing.T, v string) []byte {
+		{"http_api/form_body", EventHTTPAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPath("/close"), setBody(formBody(id(v)), formCT, false))
 		}},
-		{"http_api/mchid_json_body", KindHTTPAPI, true, func(t *testing.T, v string) []byte {
+		{"http_api/mchid_json_body", EventHTTPAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPath("/close"), setBody(jsonBody(t, mch(v)), jsonCT, false))
 		}},
-		{"http_api/mchid_form_body", KindHTTPAPI, true, func(t *testing.T, v string) []byte {
+		{"http_api/mchid_form_body", EventHTTPAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "http-api.json", setPath("/close"), setBody(formBody(mch(v)), formCT, false))
 		}},
-		{"rest_api/path_parameter", KindRESTAPI, false, func(t *testing.T, v string) []byte {
+		{"rest_api/path_parameter", EventRESTAPI, false, func(t *testing.T, v string) []byte {
 			return event(t, "rest-api.json", setPathID(v))
 		}},
-		{"rest_api/proxy_path", KindRESTAPI, false, func(t *testing.T, v string) []byte {
+		{"rest_api/proxy_path", EventRESTAPI, false, func(t *testing.T, v string) []byte {
 			return event(t, "rest-api.json", setBody("", "", false), setPath(escapedPath(v)))
 		}},
-		{"rest_api/form_body", KindRESTAPI, true, func(t *testing.T, v string) []byte {
+		{"rest_api/form_body", EventRESTAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "rest-api.json", setBody(formBody(id(v)), formCT, false))
 		}},
-		{"rest_api/json_body", KindRESTAPI, true, func(t *testing.T, v string) []byte {
+		{"rest_api/json_body", EventRESTAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "rest-api.json", setBody(jsonBody(t, id(v)), jsonCT, false))
 		}},
-		{"rest_api/mchid_form_body", KindRESTAPI, true, func(t *testing.T, v string) []byte {
+		{"rest_api/mchid_form_body", EventRESTAPI, true, func(t *testing.T, v string) []byte {
 			return event(t, "rest-api.json", setBody(formBody(mch(v)), formCT, false))
 		}},
-		{"function_url/raw_path", KindFunctionURL, false, func(t *testing.T, v string) []byte {
+		{"function_url/raw_path", EventFunctionURL, false, func(t *testing.T, v string) []byte {
 			return event(t, "function-url.json", setBody("", "", false), setPath(escapedPath(v)))
 		}},
-		{"function_url/json_body_base64", KindFunctionURL, true, func(t *testing.T, v string) []byte {
+		{"function_url/json_body_base64", EventFunctionURL, true, func(t *testing.T, v string) []byte {
 			return event(t, "function-url.json", setBody(jsonBody(t, id(v)), jsonCT, true))
 		}},
-		{"function_url/form_body", KindFunctionURL, true, func(t *testing.T, v string) []byte {
+		{"function_url/form_body", EventFunctionURL, true, func(t *testing.T, v string) []byte {
 			return event(t, "function-url.json", setBody(formBody(id(v)), formCT, false))
 		}},
-		{"eventbridge/detail", KindEventBridge, false, func(t *testing.T, v string) []byte {
+		{"eventbridge/detail", EventBridge, false, func(t *testing.T, v string) []byte {
 			return event(t, "eventbridge.json", func(m map[string]any) { m["detail"] = id(v) })
 		}},
-		{"eventbridge/mchid_detail", KindEventBridge, false, func(t *testing.T, v string) []byte {
+		{"eventbridge/mchid_detail", EventBridge, false, func(t *testing.T, v string) []byte {
 			return event(t, "eventbridge.json", func(m map[string]any) { m["detail"] = mch(v) })
 		}},
-		{"sqs/direct_body", KindSQS, false, func(t *testing.T, v string) []byte {
+		{"sqs/direct_body", EventSQS, false, func(t *testing.T, v string) []byte {
 			return sqsBody(t, "smuggled", jsonBody(t, id(v)))
 		}},
-		{"sqs/eventbridge_body", KindSQS, false, func(t *testing.T, v string) []byte {
+		{"sqs/eventbridge_body", EventSQS, false, func(t *testing.T, v string) []byte {
 			return sqsBody(t, "smuggled", string(event(t, "eventbridge.json", func(m map[string]any) { m["detail"] = id(v) })))
 		}},
-		{"sqs/mchid_direct_body", KindSQS, false, func(t *testing.T, v string) []byte {
+		{"sqs/mchid_direct_body", EventSQS, false, func(t *testing.T, v string) []byte {
 			return sqsBody(t, "smuggled", jsonBody(t, mch(v)))
 		}},
-		{"direct/top_level", KindDirect, false, func(t *testing.T, v string) []byte {
+		{"direct/top_level", EventDirect, false, func(t *testing.T, v string) []byte {
 			return []byte(jsonBody(t, id(v)))
 		}},
-		{"direct/mchid", KindDirect, false, func(t *testing.T, v string) []byte {
+		{"direct/mchid", EventDirect, false, func(t *testing.T, v string) []byte {
 			return []byte(jsonBody(t, mch(v)))
 		}},
 	}
@@ -218,28 +218,28 @@ func TestSmuggledValuesNeverReachPAYJS(t *testing.T) {
 				var got Code
 				retryable := false
 				switch c.kind {
-				case KindSQS:
+				case EventSQS:
 					if string(out) != `{"batchItemFailures":[]}` {
 						t.Errorf("answer %s, want no batch item failures", out)
 					}
 					code, _ := lastClose(t, hs.out.String())
 					got = Code(code)
-				case KindHTTPAPI, KindRESTAPI, KindFunctionURL:
+				case EventHTTPAPI, EventRESTAPI, EventFunctionURL:
 					var resp events.APIGatewayV2HTTPResponse
 					if err := json.Unmarshal(out, &resp); err != nil {
 						t.Fatal(err)
 					}
 					r := decodeResult(t, []byte(resp.Body))
-					if r.Error != nil {
-						got, retryable = r.Error.Code, r.Error.Retryable
+					if r.Failure != nil {
+						got, retryable = r.Failure.Code, r.Failure.Retryable
 					}
 					if resp.StatusCode != want.HTTPStatus() {
 						t.Errorf("status %d, want %d", resp.StatusCode, want.HTTPStatus())
 					}
 				default:
 					r := decodeResult(t, out)
-					if r.Error != nil {
-						got, retryable = r.Error.Code, r.Error.Retryable
+					if r.Failure != nil {
+						got, retryable = r.Failure.Code, r.Failure.Retryable
 					}
 				}
 				if got != want || retryable {
@@ -259,7 +259,7 @@ func TestSmuggledValuesNeverReachPAYJS(t *testing.T) {
 	}
 	// The same handler still closes a valid order: the refusals above
 	// were validation, not a broken client.
-	if r, _, _ := hs.answer(t, KindDirect, direct(order1)); !r.OK || sim.Requests() != 1 {
+	if r, _, _ := hs.answer(t, EventDirect, direct(order1)); !r.OK || sim.Requests() != 1 {
 		t.Fatalf("valid close after the attempts: %+v", r)
 	}
 }

@@ -19,7 +19,7 @@ func simHarness(t *testing.T, opts ...payjs.Option) (*harness, *payjstest.Server
 	t.Cleanup(sim.Close)
 	hs := newHarness(t)
 	hc := payjs.NewHTTPClient()
-	hs.h.newC = func(key string) (Closer, error) {
+	hs.h.deps.NewCloser = func(key string) (OrderCloser, error) {
 		o := append([]payjs.Option{payjs.WithBaseURL(sim.URL), payjs.WithHTTPClient(hc), payjs.WithBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)
 		return payjs.NewClient(key, o...)
 	}
@@ -28,14 +28,14 @@ func simHarness(t *testing.T, opts ...payjs.Option) (*harness, *payjstest.Server
 
 // answer runs payload and returns the normalized result and, for HTTP
 // kinds, the status, whatever the kind.
-func (hs *harness) answer(t *testing.T, kind Kind, payload []byte) (Result, int, bool) {
+func (hs *harness) answer(t *testing.T, kind EventKind, payload []byte) (Result, int, bool) {
 	t.Helper()
 	out, lerr := hs.invoke(t, payload)
 	if lerr != nil {
 		return decodeResult(t, []byte(lerr.Message)), 0, true
 	}
 	switch kind {
-	case KindHTTPAPI, KindRESTAPI, KindFunctionURL:
+	case EventHTTPAPI, EventRESTAPI, EventFunctionURL:
 		var resp struct {
 			StatusCode int    `json:"statusCode"`
 			Body       string `json:"body"`
@@ -57,14 +57,14 @@ func direct(id string) []byte {
 func TestEverySampleClosesAgainstTheSimulator(t *testing.T) {
 	cases := []struct {
 		file  string
-		kind  Kind
+		kind  EventKind
 		order string
 	}{
-		{"http-api.json", KindHTTPAPI, payjstest.DemoOrderUnpaid(1)},
-		{"rest-api.json", KindRESTAPI, payjstest.DemoOrderUnpaid(2)},
-		{"function-url.json", KindFunctionURL, payjstest.DemoOrderUnpaid(3)},
-		{"eventbridge.json", KindEventBridge, payjstest.DemoOrderUnpaid(4)},
-		{"direct.json", KindDirect, payjstest.DemoOrderUnpaid(7)},
+		{"http-api.json", EventHTTPAPI, payjstest.DemoOrderUnpaid(1)},
+		{"rest-api.json", EventRESTAPI, payjstest.DemoOrderUnpaid(2)},
+		{"function-url.json", EventFunctionURL, payjstest.DemoOrderUnpaid(3)},
+		{"eventbridge.json", EventBridge, payjstest.DemoOrderUnpaid(4)},
+		{"direct.json", EventDirect, payjstest.DemoOrderUnpaid(7)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -113,8 +113,8 @@ func TestEveryUpstreamErrorCodeAgainstTheSimulator(t *testing.T) {
 				sim.Inject(*tc.fault)
 			}
 			// The same failure through a direct invoke and over HTTP.
-			r, _, lerr := hs.answer(t, KindDirect, direct(tc.order))
-			if r.Error == nil || r.Error.Code != tc.code || r.OK {
+			r, _, lerr := hs.answer(t, EventDirect, direct(tc.order))
+			if r.Failure == nil || r.Failure.Code != tc.code || r.OK {
 				t.Fatalf("result = %+v, want %s", r, tc.code)
 			}
 			if lerr != tc.code.Retryable() {
@@ -136,7 +136,7 @@ func TestEveryUpstreamErrorCodeAgainstTheSimulator(t *testing.T) {
 			if httpOrder == payjstest.DemoOrderUnpaid(1) {
 				httpOrder = payjstest.DemoOrderUnpaid(2) // faults that close order 1 on the way
 			}
-			_, status, _ := hs.answer(t, KindHTTPAPI, event(t, "http-api.json", setPathID(httpOrder)))
+			_, status, _ := hs.answer(t, EventHTTPAPI, event(t, "http-api.json", setPathID(httpOrder)))
 			if status != tc.code.HTTPStatus() {
 				t.Errorf("HTTP status = %d, want %d", status, tc.code.HTTPStatus())
 			}
@@ -147,7 +147,7 @@ func TestEveryUpstreamErrorCodeAgainstTheSimulator(t *testing.T) {
 func TestUnsignedSuccessIsUnverifiedByDefault(t *testing.T) {
 	hs, sim := simHarness(t)
 	sim.Inject(payjstest.Fault{Kind: payjstest.FaultNoSign})
-	r, _, lerr := hs.answer(t, KindDirect, direct(payjstest.DemoOrderUnpaid(5)))
+	r, _, lerr := hs.answer(t, EventDirect, direct(payjstest.DemoOrderUnpaid(5)))
 	if lerr || !r.OK || r.Verified {
 		t.Fatalf("result = %+v, want ok and unverified", r)
 	}
@@ -175,7 +175,7 @@ func TestSQSSampleAgainstTheSimulator(t *testing.T) {
 func TestWarmInvokesReuseOneConnection(t *testing.T) {
 	hs, sim := simHarness(t)
 	for n := 1; n <= 9; n++ {
-		if r, _, _ := hs.answer(t, KindDirect, direct(payjstest.DemoOrderUnpaid(n))); !r.OK {
+		if r, _, _ := hs.answer(t, EventDirect, direct(payjstest.DemoOrderUnpaid(n))); !r.OK {
 			t.Fatalf("close %d: %+v", n, r)
 		}
 	}

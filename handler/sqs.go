@@ -8,55 +8,48 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// sqs closes every record of a batch, at most sqsConc at a time, and
-// lists in batchItemFailures exactly the records whose failure is
-// retryable, so that SQS redelivers them (and, after maxReceiveCount,
-// moves them to the dead-letter queue). Permanent failures are logged
-// and counted, not retried: retrying them could never succeed.
-func (h *Handler) sqs(ctx context.Context, records []sqsRecord) ([]byte, error) {
-	results := make([]Result, len(records))
-	sem := make(chan struct{}, h.sqsConc)
+// sqs serves every record of a batch, at most SQSConcurrency at a time,
+// and lists in batchItemFailures exactly the records whose failure is
+// retryable, so that SQS delivers them again (and, after maxReceiveCount,
+// moves them to the dead-letter queue). Permanent failures are logged and
+// counted, not retried: retrying them could never succeed.
+func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
+	retry := make([]bool, len(records))
+	sem := make(chan struct{}, h.deps.SQSConcurrency)
 	var wg sync.WaitGroup
 	for i := range records {
-		rec := &records[i]
-		req, res := recordRequest(rec.Body)
-		if res != nil {
-			res.RequestID = requestID(ctx)
-			h.obs.closed(ctx, KindSQS, rec.MessageID, req, res, 0, nil)
-			results[i] = *res
-			continue
-		}
-		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = h.close(ctx, KindSQS, rec.MessageID, req)
-		}()
+		wg.Go(func() {
+			defer func() { <-sem }()
+			req, err := recordRequest(records[i].Body)
+			res := h.serve(ctx, EventSQS, records[i].MessageId, req, err)
+			retry[i] = res.retryable()
+		})
 	}
 	wg.Wait()
 
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for i, r := range results {
-		if r.Error != nil && r.Error.Retryable {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: records[i].MessageID})
+	for i, r := range retry {
+		if r {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: records[i].MessageId})
 		}
 	}
 	return json.Marshal(resp)
 }
 
-// recordRequest reads the close request in an SQS message body: a direct
+// recordRequest reads the request in an SQS message body: a direct
 // request, or an EventBridge event (an EventBridge rule targeting the
 // queue delivers the whole event).
-func recordRequest(body string) (Request, *Result) {
-	var p probe
-	if err := json.Unmarshal([]byte(body), &p); err != nil {
-		return Request{}, ptr(failed(CodeInvalidRequest, "SQS message body is not a JSON object"))
+func recordRequest(body string) (Request, error) {
+	var f fields
+	if !isObject([]byte(body)) || json.Unmarshal([]byte(body), &f) != nil {
+		return Request{}, errorf(CodeInvalidRequest, "SQS message body is not a JSON object")
 	}
-	switch p.kind() {
-	case KindEventBridge:
-		return decodeRequest(p.Detail)
-	case KindDirect:
+	switch f.kind() {
+	case EventBridge:
+		return decodeRequest(f["detail"])
+	case EventDirect:
 		return decodeRequest([]byte(body))
 	}
-	return Request{}, ptr(failed(CodeUnsupportedEvent, "SQS message body must be {\"payjs_order_id\": \"...\"} or an EventBridge event"))
+	return Request{}, errorf(CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)
 }

@@ -91,6 +91,14 @@ const (
 	DefaultTTL            = 5 * time.Minute
 	DefaultRefreshTimeout = 2 * time.Second
 	DefaultRefreshRetry   = 30 * time.Second
+	// MinForcedRefresh is the least time between two reads that
+	// [Store.Refresh] forces.
+	MinForcedRefresh = 10 * time.Second
+	// The wait before another first load after a failed one: it starts
+	// at FirstLoadBackoff and doubles up to MaxLoadBackoff, so that
+	// sandboxes do not feed a throttling storm.
+	FirstLoadBackoff = time.Second
+	MaxLoadBackoff   = 30 * time.Second
 )
 
 // Option configures a [Store].
@@ -150,9 +158,11 @@ func WithRefreshRetry(d time.Duration) Option {
 // Store loads the secret from Secrets Manager and caches it. It is safe for
 // concurrent use; build one per process.
 //
-// The first Get loads the secret. Until a load has succeeded, every Get
-// tries again and fails with a *[LoadError] (errors.Is ErrUnavailable), so a
-// cold start during an outage does not crash and the next invoke retries.
+// The first Get loads the secret. Until a load has succeeded, Get fails with
+// a *[LoadError] (errors.Is ErrUnavailable), so a cold start during an
+// outage does not crash and a later invoke tries again: after a failed load
+// the next one waits [FirstLoadBackoff], doubling to [MaxLoadBackoff], and a
+// Get during the wait fails at once without calling Secrets Manager.
 // Once loaded, Get answers from memory, making no Secrets Manager call,
 // until the TTL has passed; then one caller refreshes synchronously, bounded
 // by the refresh timeout, while concurrent callers get the current set
@@ -176,7 +186,13 @@ type Store struct {
 	mu     sync.Mutex
 	set    *Set      // last good set; nil until a load succeeds
 	next   time.Time // when set is due for a refresh (unused when ttl is 0)
+	forced bool      // Refresh made set due now, whatever the TTL
 	flight *flight   // the load under way, if any
+
+	lastForced time.Time // when Refresh last forced a read
+	failures   int       // failed first loads in a row
+	retryAt    time.Time // no first load before then
+	lastErr    error     // the last failed first load's error
 }
 
 // flight is one GetSecretValue call that callers share. set and err are
@@ -216,10 +232,17 @@ func (s *Store) SecretID() string { return s.id }
 // clients) keyed by the pointer. Its error is always a *[LoadError].
 func (s *Store) Get(ctx context.Context) (*Set, error) {
 	s.mu.Lock()
-	if s.set != nil && !s.due(s.now()) {
+	now := s.now()
+	if s.set != nil && !s.due(now) {
 		set := s.set
 		s.mu.Unlock()
 		return set, nil
+	}
+	if s.set == nil && s.flight == nil && now.Before(s.retryAt) {
+		err := &LoadError{SecretID: s.id, Reason: ReasonOf(s.lastErr),
+			Err: fmt.Errorf("not read again until %s after %d failed loads: %w", s.retryAt.Sub(now).Round(time.Millisecond), s.failures, errors.Unwrap(s.lastErr))}
+		s.mu.Unlock()
+		return nil, err
 	}
 	if f := s.flight; f != nil {
 		stale := s.set
@@ -251,15 +274,29 @@ func (s *Store) Get(ctx context.Context) (*Set, error) {
 	return set, err
 }
 
+// Refresh reads the secret again even inside the TTL, as when PAYJS
+// rejected a signature made with the current key, and returns what Get
+// then returns. It forces a read at most once every [MinForcedRefresh];
+// sooner, it returns the current set as Get does.
+func (s *Store) Refresh(ctx context.Context) (*Set, error) {
+	s.mu.Lock()
+	if now := s.now(); s.set != nil && (s.lastForced.IsZero() || now.Sub(s.lastForced) >= MinForcedRefresh) {
+		s.lastForced, s.forced = now, true
+	}
+	s.mu.Unlock()
+	return s.Get(ctx)
+}
+
 // due reports whether the current set must be refreshed at now.
 func (s *Store) due(now time.Time) bool {
-	return s.ttl > 0 && !now.Before(s.next)
+	return s.forced || (s.ttl > 0 && !now.Before(s.next))
 }
 
 // land records the outcome of f and releases its waiters.
 func (s *Store) land(f *flight, stale, fresh *Set, err error) (*Set, error) {
 	s.mu.Lock()
 	now := s.now()
+	s.forced = false
 	switch {
 	case err == nil:
 		if stale != nil && stale.equal(fresh) {
@@ -267,7 +304,12 @@ func (s *Store) land(f *flight, stale, fresh *Set, err error) (*Set, error) {
 		}
 		s.set = fresh
 		s.next = now.Add(s.ttl)
-	case stale != nil:
+		s.failures, s.retryAt, s.lastErr = 0, time.Time{}, nil
+	case stale == nil:
+		s.failures++
+		s.retryAt = now.Add(min(FirstLoadBackoff<<min(s.failures-1, 5), MaxLoadBackoff))
+		s.lastErr = err
+	default:
 		retry := s.refreshRetry
 		if retry > s.ttl {
 			retry = s.ttl

@@ -518,12 +518,12 @@ func expect(t *testing.T, v via, id string, a answer, want handler.Code) {
 	}
 	r := a.res
 	if want == "" {
-		if !r.OK || r.Status != handler.StatusClosed || r.Error != nil || r.PayjsOrderID != id {
+		if !r.OK || r.Status != handler.StatusClosed || r.Failure != nil || r.PayjsOrderID != id {
 			t.Errorf("%s: result %+v, want closed", v, r)
 		}
 		return
 	}
-	if r.OK || r.Error == nil || r.Error.Code != want || r.Error.Retryable != retryable {
+	if r.OK || r.Failure == nil || r.Failure.Code != want || r.Failure.Retryable != retryable {
 		t.Errorf("%s: result %+v, want %s (retryable %v)", v, r, want, retryable)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/schedule"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -43,6 +44,9 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	}
 	obs := handler.NewJSONObserver(stdout, cfg.LogLevel)
 	log := obs.Logger()
+	if cfg.LogLevelNote != "" {
+		log.WarnContext(ctx, cfg.LogLevelNote)
+	}
 
 	// The PAYJS warm-up needs nothing else: it starts first, so that
 	// loading the AWS configuration overlaps it too.
@@ -79,6 +83,7 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	wg.Wait()
 
 	attrs := []slog.Attr{
+		slog.String("version", payjs.Version),
 		slog.Bool("key_loaded", keyErr == nil),
 		slog.Float64("key_ms", ms(keyTime)),
 		slog.Bool("payjs_warm", warmErr == nil),
@@ -95,20 +100,24 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	}
 	log.LogAttrs(ctx, level, "init", attrs...)
 
-	return handler.New(handler.Deps{
+	deps := handler.Deps{
 		Keys:           store,
 		NewCloser:      Closers(cfg, hc),
 		Obs:            obs,
 		SQSConcurrency: cfg.SQSConcurrency,
 		Budget:         cfg.Timeout,
-	}), nil
+	}
+	if cfg.ScheduleGroup != "" {
+		deps.Scheduler = schedule.New(awsCfg, schedule.Config{Group: cfg.ScheduleGroup, RoleARN: cfg.ScheduleRoleARN, DLQARN: cfg.ScheduleDLQARN})
+	}
+	return handler.New(deps), nil
 }
 
 // Closers returns the handler's NewCloser: a PAYJS client per merchant
 // key, configured by cfg, all sharing hc and so its keep-alive
 // connections.
-func Closers(cfg handler.Config, hc *http.Client) func(key string) (handler.Closer, error) {
-	return func(key string) (handler.Closer, error) {
+func Closers(cfg handler.Config, hc *http.Client) func(key string) (handler.OrderCloser, error) {
+	return func(key string) (handler.OrderCloser, error) {
 		return payjs.NewClient(key,
 			payjs.WithBaseURL(cfg.BaseURL),
 			payjs.WithHTTPClient(hc),

@@ -1,0 +1,199 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/payjs-close/payjs-close/payjs"
+)
+
+// EventKind is the kind of event an invocation carries.
+type EventKind string
+
+// The event kinds the function accepts.
+const (
+	EventHTTPAPI     EventKind = "http_api"     // API Gateway HTTP API, payload 2.0
+	EventFunctionURL EventKind = "function_url" // Lambda Function URL
+	EventRESTAPI     EventKind = "rest_api"     // API Gateway REST API, payload 1.0
+	EventBridge      EventKind = "eventbridge"
+	EventSQS         EventKind = "sqs"
+	EventDirect      EventKind = "direct" // Step Functions, aws lambda invoke, Scheduler
+	EventUnknown     EventKind = "unknown"
+)
+
+// fields is an event's top-level members, undecoded. Recognizing a kind
+// looks only at the members that make it what it is, so a member of an
+// unexpected type elsewhere (a direct invoke's "version": 2) never hides
+// the kind.
+type fields map[string]json.RawMessage
+
+// recognize tells the kind of payload from its shape. ok is false when
+// payload is not a JSON object.
+func recognize(payload []byte) (kind EventKind, ok bool) {
+	var f fields
+	if !isObject(payload) || json.Unmarshal(payload, &f) != nil {
+		return EventUnknown, false
+	}
+	return f.kind(), true
+}
+
+func (f fields) kind() EventKind {
+	var rc fields
+	_ = json.Unmarshal(f["requestContext"], &rc) // not an object: no API Gateway kind
+	switch {
+	case f.string("version") == "2.0" && isObject(rc["http"]):
+		if strings.Contains(rc.string("domainName"), ".lambda-url.") {
+			return EventFunctionURL
+		}
+		return EventHTTPAPI
+	case f["httpMethod"] != nil && rc["resourcePath"] != nil:
+		return EventRESTAPI
+	case f["detail-type"] != nil && f["source"] != nil && isObject(f["detail"]):
+		return EventBridge
+	case f.sqsRecords():
+		return EventSQS
+	case f["payjs_order_id"] != nil:
+		return EventDirect
+	}
+	return EventUnknown
+}
+
+// string returns member name when it is a JSON string, else "".
+func (f fields) string(name string) string {
+	var s string
+	_ = json.Unmarshal(f[name], &s)
+	return s
+}
+
+// sqsRecords reports whether Records is a non-empty list of SQS messages.
+func (f fields) sqsRecords() bool {
+	var recs []fields
+	if json.Unmarshal(f["Records"], &recs) != nil || len(recs) == 0 {
+		return false
+	}
+	for _, r := range recs {
+		if r.string("eventSource") != "aws:sqs" {
+			return false
+		}
+	}
+	return true
+}
+
+func isObject(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// Request is one request, whatever event carried it: close an order now,
+// schedule its close, or cancel a scheduled close.
+type Request struct {
+	// PayjsOrderID is the PAYJS order to close.
+	PayjsOrderID string
+	// MchID picks the merchant when the secret holds several; it is
+	// never sent to PAYJS.
+	MchID string
+	// CloseAt (RFC 3339) or CloseAfter (a Go duration such as 15m)
+	// schedule the close instead of closing now; at most one is set.
+	CloseAt    string
+	CloseAfter string
+	// Cancel asks to delete the order's scheduled close.
+	Cancel bool
+}
+
+// wireRequest is the JSON form of a Request (direct invokes, EventBridge
+// detail, SQS bodies, JSON bodies). Members the function does not use are
+// ignored; the raw values let a number or an object be refused with a
+// message naming the member.
+type wireRequest struct {
+	PayjsOrderID json.RawMessage `json:"payjs_order_id"`
+	MchID        json.RawMessage `json:"mchid"`
+	CloseAt      json.RawMessage `json:"close_at"`
+	CloseAfter   json.RawMessage `json:"close_after"`
+	Action       json.RawMessage `json:"action"`
+}
+
+// decodeRequest reads a Request from a JSON object.
+func decodeRequest(raw []byte) (Request, error) {
+	if !isObject(raw) {
+		return Request{}, errorf(CodeInvalidRequest, "request must be a JSON object")
+	}
+	var w wireRequest
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Request{}, errorf(CodeInvalidRequest, "request is not valid JSON")
+	}
+	var req Request
+	var action string
+	for _, m := range []struct {
+		name string
+		raw  json.RawMessage
+		to   *string
+	}{
+		{"payjs_order_id", w.PayjsOrderID, &req.PayjsOrderID},
+		{"mchid", w.MchID, &req.MchID},
+		{"close_at", w.CloseAt, &req.CloseAt},
+		{"close_after", w.CloseAfter, &req.CloseAfter},
+		{"action", w.Action, &action},
+	} {
+		if m.raw != nil && json.Unmarshal(m.raw, m.to) != nil {
+			return Request{}, errorf(CodeInvalidRequest, m.name+" must be a string")
+		}
+	}
+	return req, setAction(&req, action)
+}
+
+// setAction applies the action member: "close" (or none) or "cancel".
+func setAction(req *Request, action string) error {
+	switch action {
+	case "", "close":
+	case "cancel":
+		req.Cancel = true
+	default:
+		return errorf(CodeInvalidRequest, `action must be "close" or "cancel"`)
+	}
+	return nil
+}
+
+// maxScheduleAhead is how far ahead a close may be scheduled: PAYJS closes
+// only orders up to 30 days old.
+const maxScheduleAhead = 30 * 24 * time.Hour
+
+// closeNowWithin is how soon a requested close time counts as now.
+const closeNowWithin = 60 * time.Second
+
+// validate checks a Request before any network call and returns when its
+// close is due: the zero time means now. Valid ids are [0-9A-Za-z]{1,32},
+// so no value can smuggle a separator into the string PAYJS signs.
+func (r Request) validate(now time.Time) (at time.Time, err error) {
+	switch {
+	case r.PayjsOrderID == "":
+		return at, errorf(CodeInvalidRequest, "payjs_order_id is required")
+	case !payjs.ValidOrderID(r.PayjsOrderID):
+		return at, errorf(CodeInvalidOrderID, "payjs_order_id must be 1 to 32 characters of [0-9A-Za-z]")
+	case r.MchID != "" && !payjs.ValidOrderID(r.MchID):
+		return at, errorf(CodeInvalidRequest, "mchid must be 1 to 32 characters of [0-9A-Za-z]")
+	case r.CloseAt != "" && r.CloseAfter != "":
+		return at, errorf(CodeInvalidRequest, "give close_at or close_after, not both")
+	case r.Cancel && (r.CloseAt != "" || r.CloseAfter != ""):
+		return at, errorf(CodeInvalidRequest, "a cancel takes no close_at or close_after")
+	case r.CloseAt != "":
+		if at, err = time.Parse(time.RFC3339, r.CloseAt); err != nil {
+			return at, errorf(CodeInvalidRequest, "close_at must be an RFC 3339 time such as 2026-11-29T12:00:00Z")
+		}
+	case r.CloseAfter != "":
+		d, err := time.ParseDuration(r.CloseAfter)
+		if err != nil {
+			return at, errorf(CodeInvalidRequest, "close_after must be a duration such as 15m or 2h")
+		}
+		at = now.Add(d)
+	}
+	switch {
+	case at.IsZero():
+	case at.Sub(now) > maxScheduleAhead:
+		return time.Time{}, errorf(CodeInvalidRequest, "a close may be scheduled at most 30 days ahead: PAYJS closes only orders up to 30 days old")
+	case at.Sub(now) <= closeNowWithin:
+		at = time.Time{} // due within a minute, or past: close now
+	}
+	return at, nil
+}

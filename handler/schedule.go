@@ -1,0 +1,99 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// Scheduler keeps the one-time schedules that close an order later.
+// *schedule.Client (EventBridge Scheduler) is the production one. Its
+// errors are *Error values carrying the code to answer, except
+// [ErrNotScheduled].
+type Scheduler interface {
+	// Schedule creates the schedule s.Name, or moves it to s.At when it
+	// exists; moved reports which.
+	Schedule(ctx context.Context, s ScheduledClose) (moved bool, err error)
+	// Cancel deletes the schedule name; ErrNotScheduled when there is
+	// none.
+	Cancel(ctx context.Context, name string) error
+}
+
+// ErrNotScheduled is what a Scheduler's Cancel returns when no close is
+// scheduled for the order.
+var ErrNotScheduled = errors.New("no close is scheduled for the order")
+
+// ScheduledClose is one order's close, due at a later time.
+type ScheduledClose struct {
+	// Name is the schedule's name: "close-" and the order id, so that
+	// an order has at most one.
+	Name string
+	// At is when the close is due.
+	At time.Time
+	// Target is the ARN of the function to invoke, as it was invoked.
+	Target string
+	// Input is the event the function is invoked with: the plain close
+	// request, without a time.
+	Input string
+}
+
+func scheduleName(payjsOrderID string) string { return "close-" + payjsOrderID }
+
+// schedule arranges for the order to be closed at at.
+func (h *Handler) schedule(ctx context.Context, req Request, at time.Time) (Result, error) {
+	if h.deps.Scheduler == nil {
+		return Result{}, errorf(CodeInvalidRequest, "scheduled closes are off: set PAYJS_SCHEDULE_GROUP to use close_at and close_after")
+	}
+	input, err := json.Marshal(struct {
+		PayjsOrderID string `json:"payjs_order_id"`
+		MchID        string `json:"mchid,omitempty"`
+	}{req.PayjsOrderID, req.MchID})
+	if err != nil {
+		return Result{}, err
+	}
+	lc, _ := lambdacontext.FromContext(ctx)
+	var target string
+	if lc != nil {
+		target = lc.InvokedFunctionArn
+	}
+	at = at.UTC().Truncate(time.Second)
+	moved, err := h.deps.Scheduler.Schedule(ctx, ScheduledClose{Name: scheduleName(req.PayjsOrderID), At: at, Target: target, Input: string(input)})
+	if err != nil {
+		return Result{}, schedulerError(err)
+	}
+	action := "create"
+	if moved {
+		action = "reschedule"
+	}
+	h.deps.Obs.scheduled(ctx, action, req, at)
+	return Result{OK: true, Status: StatusScheduled, Message: "the close is scheduled", CloseAt: rfc3339(at)}, nil
+}
+
+// cancel deletes the order's scheduled close.
+func (h *Handler) cancel(ctx context.Context, req Request) (Result, error) {
+	if h.deps.Scheduler == nil {
+		return Result{}, errorf(CodeInvalidRequest, "scheduled closes are off: set PAYJS_SCHEDULE_GROUP to cancel them")
+	}
+	err := h.deps.Scheduler.Cancel(ctx, scheduleName(req.PayjsOrderID))
+	if errors.Is(err, ErrNotScheduled) {
+		return Result{}, &Error{Code: CodeNotScheduled, Message: "no close is scheduled for this order", Cause: err}
+	}
+	if err != nil {
+		return Result{}, schedulerError(err)
+	}
+	h.deps.Obs.scheduled(ctx, "cancel", req, time.Time{})
+	return Result{OK: true, Status: StatusCancelled, Message: "the scheduled close is cancelled"}, nil
+}
+
+// schedulerError gives a Scheduler's error its code: the one it carries,
+// else schedule_unavailable.
+func schedulerError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Code: CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+}

@@ -1,0 +1,134 @@
+// Package schedule keeps payjs-close's scheduled closes as EventBridge
+// Scheduler one-time schedules: one schedule per order, at a UTC time,
+// deleted by Scheduler once it has run, invoking the function with the
+// plain close request. It implements [handler.Scheduler]:
+//
+//	sched := schedule.New(awsCfg, schedule.Config{
+//		Group:   "payjs-close",                          // PAYJS_SCHEDULE_GROUP
+//		RoleARN: "arn:aws:iam::123456789012:role/sched", // PAYJS_SCHEDULE_ROLE_ARN
+//		DLQARN:  "arn:aws:sqs:...:payjs-close-scheduled-dlq",
+//	})
+//	h := handler.New(handler.Deps{Scheduler: sched, ...})
+//
+// The SDK client is made on first use, so a sandbox that only closes orders
+// never builds it. Errors are *handler.Error values: schedule_unavailable
+// (retryable) when Scheduler throttles, fails or times out, and
+// config_unavailable when the group is missing or access is denied.
+package schedule
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/smithy-go"
+	"github.com/payjs-close/payjs-close/handler"
+)
+
+// API is the part of the Scheduler SDK client this package calls;
+// *scheduler.Client implements it.
+type API interface {
+	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
+	UpdateSchedule(ctx context.Context, in *scheduler.UpdateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error)
+	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+}
+
+// Config is where schedules go and how Scheduler invokes the function.
+type Config struct {
+	// Group is the schedule group (PAYJS_SCHEDULE_GROUP).
+	Group string
+	// RoleARN is the role Scheduler assumes to invoke the function.
+	RoleARN string
+	// DLQARN is the SQS queue for invokes Scheduler gave up on; "" for none.
+	DLQARN string
+}
+
+// How Scheduler retries invoking the function. Once Lambda has taken the
+// invoke, the function's own asynchronous retries and on-failure
+// destination take over.
+const (
+	maxRetryAttempts = 20
+	maxEventAge      = 24 * 60 * 60 // seconds
+)
+
+// Client creates, moves and deletes scheduled closes.
+type Client struct {
+	cfg Config
+	api func() API
+}
+
+// New returns a Client that builds its SDK client from awsCfg on first
+// use; the SDK honours AWS_ENDPOINT_URL_SCHEDULER.
+func New(awsCfg aws.Config, cfg Config) *Client {
+	return NewWithAPI(sync.OnceValue(func() API { return scheduler.NewFromConfig(awsCfg) }), cfg)
+}
+
+// NewWithAPI returns a Client calling the API that api returns.
+func NewWithAPI(api func() API, cfg Config) *Client { return &Client{cfg: cfg, api: api} }
+
+// Schedule creates the schedule s.Name, or moves it to s.At when it exists.
+func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
+	if s.Target == "" {
+		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the function's ARN is unknown: scheduled closes need the invocation context"}
+	}
+	expr := "at(" + s.At.UTC().Format("2006-01-02T15:04:05") + ")"
+	target := &types.Target{
+		Arn:         aws.String(s.Target),
+		RoleArn:     aws.String(c.cfg.RoleARN),
+		Input:       aws.String(s.Input),
+		RetryPolicy: &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(maxRetryAttempts), MaximumEventAgeInSeconds: aws.Int32(maxEventAge)},
+	}
+	if c.cfg.DLQARN != "" {
+		target.DeadLetterConfig = &types.DeadLetterConfig{Arn: aws.String(c.cfg.DLQARN)}
+	}
+	window := &types.FlexibleTimeWindow{Mode: types.FlexibleTimeWindowModeOff}
+	desc := aws.String("payjs-close: close the PAYJS order unless it is paid")
+	_, err = c.api().CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+		Name: aws.String(s.Name), GroupName: aws.String(c.cfg.Group), Description: desc,
+		ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow: window, ActionAfterCompletion: types.ActionAfterCompletionDelete, Target: target,
+	})
+	var conflict *types.ConflictException
+	if !errors.As(err, &conflict) {
+		return false, classify(err)
+	}
+	// One schedule per order: scheduling again moves it.
+	_, err = c.api().UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{
+		Name: aws.String(s.Name), GroupName: aws.String(c.cfg.Group), Description: desc,
+		ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow: window, ActionAfterCompletion: types.ActionAfterCompletionDelete, Target: target,
+	})
+	return err == nil, classify(err)
+}
+
+// Cancel deletes the schedule name: [handler.ErrNotScheduled] when there is
+// none.
+func (c *Client) Cancel(ctx context.Context, name string) error {
+	_, err := c.api().DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(c.cfg.Group)})
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) && !strings.Contains(strings.ToLower(aws.ToString(nf.Message)), "group") {
+		return handler.ErrNotScheduled
+	}
+	return classify(err)
+}
+
+// classify gives a Scheduler error its handler code.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "AccessDeniedException", "ResourceNotFoundException", "ValidationException",
+			"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
+			return &handler.Error{Code: handler.CodeConfigUnavailable,
+				Message: "EventBridge Scheduler refused the schedule: check PAYJS_SCHEDULE_GROUP, PAYJS_SCHEDULE_ROLE_ARN and the function's permissions", Cause: err}
+		}
+	}
+	return &handler.Error{Code: handler.CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+}
