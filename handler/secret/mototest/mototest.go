@@ -208,13 +208,20 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	proxy.ServeHTTP(w, r)
 }
 
-// operation returns the Secrets Manager operation of a request, e.g.
-// "GetSecretValue" for X-Amz-Target "secretsmanager.GetSecretValue", or
-// the whole header when it has no "secretsmanager." prefix.
+// operation returns the operation of a request: for Secrets Manager, e.g.
+// "GetSecretValue" for X-Amz-Target "secretsmanager.GetSecretValue" (the
+// whole header when it has no "secretsmanager." prefix); for EventBridge
+// Scheduler, whose operations are a method and a path, e.g.
+// "CreateSchedule" for POST /schedules/NAME.
 func operation(r *http.Request) string {
 	target := r.Header.Get("X-Amz-Target")
 	if op, ok := strings.CutPrefix(target, "secretsmanager."); ok {
 		return op
+	}
+	if target == "" {
+		if op := schedulerOperation(r.Method, r.URL.Path); op != "" {
+			return op
+		}
 	}
 	return target
 }

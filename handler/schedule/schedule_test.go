@@ -1,0 +1,211 @@
+package schedule_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/schedule"
+	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+)
+
+const (
+	group    = "payjs-close"
+	roleARN  = "arn:aws:iam::123456789012:role/payjs-close-scheduler"
+	dlqARN   = "arn:aws:sqs:us-east-1:123456789012:payjs-close-scheduled-dlq"
+	function = "arn:aws:lambda:us-east-1:123456789012:function:payjs-close:live"
+	order    = "2026112500000000000000000001"
+)
+
+// moto is one moto for the package's tests: each test makes its own
+// schedule group in it.
+var moto struct {
+	once sync.Once
+	srv  *mototest.Server
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if moto.srv != nil {
+		moto.srv.Close()
+	}
+	os.Exit(code)
+}
+
+// server returns the shared moto with the counts and faults of earlier
+// tests cleared, and a schedule group of the test's own.
+func server(t *testing.T) (*mototest.Server, string) {
+	t.Helper()
+	moto.once.Do(func() { moto.srv, moto.err = mototest.Launch(context.Background()) })
+	if moto.err != nil {
+		t.Fatal(moto.err)
+	}
+	moto.srv.ResetCalls()
+	moto.srv.ClearFaults()
+	g := group + "-" + strings.ReplaceAll(t.Name(), "/", "-")
+	moto.srv.CreateScheduleGroup(t, g)
+	return moto.srv, g
+}
+
+// newClient is a Client with the real SDK against moto, and moto's own
+// view of its schedules.
+func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *scheduler.GetScheduleOutput) {
+	t.Helper()
+	srv, g := server(t)
+	c := schedule.New(mototest.Config(t, srv.URL), schedule.Config{Group: g, RoleARN: roleARN, DLQARN: dlqARN})
+	sc := srv.SchedulerClient(t)
+	get := func() *scheduler.GetScheduleOutput {
+		t.Helper()
+		out, err := sc.GetSchedule(context.Background(), &scheduler.GetScheduleInput{Name: aws.String("close-" + order), GroupName: aws.String(g)})
+		if err != nil {
+			t.Fatalf("GetSchedule: %v", err)
+		}
+		return out
+	}
+	return c, srv, get
+}
+
+func closeAt(at time.Time) handler.ScheduledClose {
+	return handler.ScheduledClose{Name: "close-" + order, At: at, Target: function, Input: `{"payjs_order_id":"` + order + `"}`}
+}
+
+func TestScheduleCreatesAOneTimeSchedule(t *testing.T) {
+	c, srv, get := newClient(t)
+	at := time.Date(2026, 11, 30, 8, 15, 0, 0, time.FixedZone("CST", 8*3600))
+	moved, err := c.Schedule(context.Background(), closeAt(at))
+	if err != nil || moved {
+		t.Fatalf("Schedule = %v, %v; want a new schedule", moved, err)
+	}
+	s := get()
+	checks := []struct {
+		what, got, want string
+	}{
+		{"expression", aws.ToString(s.ScheduleExpression), "at(2026-11-30T00:15:00)"},
+		{"timezone", aws.ToString(s.ScheduleExpressionTimezone), "UTC"},
+		{"window", string(s.FlexibleTimeWindow.Mode), string(types.FlexibleTimeWindowModeOff)},
+		{"after completion", string(s.ActionAfterCompletion), string(types.ActionAfterCompletionDelete)},
+		{"target", aws.ToString(s.Target.Arn), function},
+		{"role", aws.ToString(s.Target.RoleArn), roleARN},
+		{"input", aws.ToString(s.Target.Input), `{"payjs_order_id":"` + order + `"}`},
+		{"dead-letter queue", aws.ToString(s.Target.DeadLetterConfig.Arn), dlqARN},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %q, want %q", ch.what, ch.got, ch.want)
+		}
+	}
+	if rp := s.Target.RetryPolicy; rp == nil || aws.ToInt32(rp.MaximumRetryAttempts) != 20 || aws.ToInt32(rp.MaximumEventAgeInSeconds) != 86400 {
+		t.Errorf("retry policy = %+v", rp)
+	}
+	if n := srv.Calls("CreateSchedule"); n != 1 {
+		t.Errorf("CreateSchedule called %d times", n)
+	}
+}
+
+func TestScheduleAgainMovesIt(t *testing.T) {
+	c, srv, get := newClient(t)
+	first := time.Date(2026, 11, 30, 0, 15, 0, 0, time.UTC)
+	if _, err := c.Schedule(context.Background(), closeAt(first)); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := c.Schedule(context.Background(), closeAt(first.Add(time.Hour)))
+	if err != nil || !moved {
+		t.Fatalf("Schedule again = %v, %v; want moved", moved, err)
+	}
+	if got := aws.ToString(get().ScheduleExpression); got != "at(2026-11-30T01:15:00)" {
+		t.Errorf("expression = %q after the move", got)
+	}
+	if srv.Calls("UpdateSchedule") != 1 {
+		t.Errorf("UpdateSchedule called %d times, want 1", srv.Calls("UpdateSchedule"))
+	}
+}
+
+func TestCancel(t *testing.T) {
+	c, srv, _ := newClient(t)
+	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, handler.ErrNotScheduled) {
+		t.Fatalf("Cancel of nothing = %v, want ErrNotScheduled", err)
+	}
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Cancel(context.Background(), "close-"+order); err != nil {
+		t.Fatalf("Cancel = %v", err)
+	}
+	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, handler.ErrNotScheduled) {
+		t.Errorf("the schedule is still there: a second Cancel = %v", err)
+	}
+	if n := srv.Calls("DeleteSchedule"); n != 3 {
+		t.Errorf("DeleteSchedule called %d times, want 3", n)
+	}
+}
+
+func TestErrorsCarryTheirCode(t *testing.T) {
+	throttled := mototest.Fault{Status: 429, Code: "ThrottlingException", Message: "Rate exceeded"}
+	denied := mototest.Fault{Status: 403, Code: "AccessDeniedException", Message: "not authorized to perform: scheduler:CreateSchedule"}
+	internal := mototest.Fault{Status: 500, Code: "InternalServerException", Message: "oops"}
+	cases := []struct {
+		name  string
+		op    string
+		fault *mototest.Fault
+		group string
+		code  handler.Code
+	}{
+		{"throttled", "CreateSchedule", &throttled, "", handler.CodeScheduleUnavailable},
+		{"server error", "CreateSchedule", &internal, "", handler.CodeScheduleUnavailable},
+		{"access denied", "CreateSchedule", &denied, "", handler.CodeConfigUnavailable},
+		{"cancel throttled", "DeleteSchedule", &throttled, "", handler.CodeScheduleUnavailable},
+		{"cancel in a missing group", "DeleteSchedule", nil, "no-such-group", handler.CodeConfigUnavailable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, g := server(t)
+			if tc.group != "" {
+				g = tc.group
+			}
+			cfg := mototest.Config(t, srv.URL)
+			cfg.RetryMaxAttempts = 1
+			c := schedule.New(cfg, schedule.Config{Group: g, RoleARN: roleARN})
+			if tc.fault != nil {
+				srv.Fail(tc.op, *tc.fault)
+			}
+			var err error
+			if tc.op == "DeleteSchedule" {
+				err = c.Cancel(context.Background(), "close-"+order)
+			} else {
+				_, err = c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
+			}
+			if got := handler.ErrorCode(err); got != tc.code {
+				t.Errorf("error %v has code %q, want %q", err, got, tc.code)
+			}
+		})
+	}
+}
+
+func TestTimeoutIsUnavailable(t *testing.T) {
+	c, srv, _ := newClient(t)
+	srv.Fail("CreateSchedule", mototest.Slow(2*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Schedule(ctx, closeAt(time.Now().Add(time.Hour)))
+	if got := handler.ErrorCode(err); got != handler.CodeScheduleUnavailable {
+		t.Errorf("error %v has code %q, want schedule_unavailable", err, got)
+	}
+}
+
+func TestNoTargetIsAConfigError(t *testing.T) {
+	c := schedule.NewWithAPI(func() schedule.API { t.Fatal("the API was called"); return nil }, schedule.Config{Group: group, RoleARN: roleARN})
+	s := closeAt(time.Now().Add(time.Hour))
+	s.Target = ""
+	if _, err := c.Schedule(context.Background(), s); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
+		t.Errorf("error %v, want config_unavailable", err)
+	}
+}
