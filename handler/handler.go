@@ -220,16 +220,16 @@ func (h *Handler) do(ctx context.Context, req Request) (Result, error) {
 // signature, the key may have been rotated: the secret is read again and,
 // if it holds another key, the close is tried once more with it.
 func (h *Handler) closeOrder(ctx context.Context, req Request) (Result, error) {
-	c, err := h.closer(ctx, req.MchID, h.deps.Keys.Get)
+	kc, err := h.closer(ctx, req.MchID, h.deps.Keys.Get)
 	if err != nil {
 		return Result{}, err
 	}
-	pr, err := c.CloseOrder(ctx, req.PayjsOrderID)
+	pr, err := kc.c.CloseOrder(ctx, req.PayjsOrderID)
 	if payjs.KindOf(err) == payjs.KindKeyMismatch {
 		h.deps.Obs.keyMismatch(ctx, req)
 		attempts := attemptsOf(err)
-		if fresh, ferr := h.closer(ctx, req.MchID, h.deps.Keys.Refresh); ferr == nil && fresh != c {
-			pr, err = fresh.CloseOrder(ctx, req.PayjsOrderID)
+		if fresh, ferr := h.closer(ctx, req.MchID, h.deps.Keys.Refresh); ferr == nil && fresh.key != kc.key {
+			pr, err = fresh.c.CloseOrder(ctx, req.PayjsOrderID)
 			if pr != nil {
 				pr.Attempts += attempts
 			}
@@ -307,27 +307,28 @@ func upstream(pr *payjs.Result) *Upstream {
 // closer returns the OrderCloser for mchid with the key that load
 // returns, building a client only for a key it has not seen (cold start,
 // or a refresh that found a new key).
-func (h *Handler) closer(ctx context.Context, mchid string, load func(context.Context) (*secret.Set, error)) (OrderCloser, error) {
+func (h *Handler) closer(ctx context.Context, mchid string, load func(context.Context) (*secret.Set, error)) (keyedCloser, error) {
 	set, err := load(ctx)
 	if err != nil {
-		return nil, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later", Cause: err}
+		return keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later", Cause: err}
 	}
 	m, err := set.Lookup(mchid)
 	switch {
 	case errors.Is(err, secret.ErrMchIDRequired):
-		return nil, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
+		return keyedCloser{}, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
 	case err != nil:
-		return nil, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
+		return keyedCloser{}, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if kc, ok := h.closers[m.MchID]; ok && kc.key == m.Key {
-		return kc.c, nil
+		return kc, nil
 	}
 	c, err := h.deps.NewCloser(m.Key)
 	if err != nil {
-		return nil, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key is unusable; fix the secret", Cause: err}
+		return keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key is unusable; fix the secret", Cause: err}
 	}
-	h.closers[m.MchID] = keyedCloser{key: m.Key, c: c}
-	return c, nil
+	kc := keyedCloser{key: m.Key, c: c}
+	h.closers[m.MchID] = kc
+	return kc, nil
 }
