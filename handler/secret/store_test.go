@@ -209,8 +209,12 @@ func TestStoreFailedLoad(t *testing.T) {
 			api := &fakeAPI{answer: tt.answer}
 			log, logs := captureLogs(t, testKey, `Z'`)
 			var loads []bool
-			s := NewStore(api, "payjs-close/test", WithLogger(log), WithOnLoad(func(ok bool, d time.Duration) { loads = append(loads, ok) }))
-			for i := range 2 { // every Get tries again while nothing was loaded
+			clk := newClock()
+			s := NewStore(api, "payjs-close/test", WithLogger(log), WithClock(clk.Now), WithOnLoad(func(ok bool, d time.Duration) { loads = append(loads, ok) }))
+			for i := range 2 { // a Get after the back-off tries again while nothing was loaded
+				if i > 0 {
+					clk.Advance(MaxLoadBackoff)
+				}
 				set, err := s.Get(context.Background())
 				if set != nil || err == nil {
 					t.Fatalf("Get = %v, %v; want an error", set, err)
@@ -239,8 +243,9 @@ func TestStoreFailedLoad(t *testing.T) {
 			if len(recs) != 2 || recs[0]["level"] != "ERROR" || recs[0]["reason"] != string(tt.reason) || recs[0]["secret_id"] != "payjs-close/test" {
 				t.Errorf("failure log lines = %v", recs)
 			}
-			// And once the cause is gone, the next Get loads.
+			// And once the cause is gone, the next Get after the back-off loads.
 			api.set(serve(secretJSON(testKey)))
+			clk.Advance(MaxLoadBackoff)
 			if _, err := s.Get(context.Background()); err != nil {
 				t.Errorf("Get after recovery: %v", err)
 			}
@@ -521,7 +526,8 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 			<-release
 			panic("boom")
 		}}
-		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)))
+		clk := newClock()
+		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now))
 		var recovered any
 		done := make(chan struct{})
 		go func() {
@@ -545,8 +551,62 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 			t.Errorf("waiter got %v, want ErrUnavailable", err)
 		}
 		api.set(serve(secretJSON(testKey)))
+		clk.Advance(FirstLoadBackoff)
 		if _, err := s.Get(context.Background()); err != nil {
 			t.Errorf("Get after the panic: %v", err)
 		}
 	})
+}
+
+// TestStoreBacksOffAfterFailedLoads: while no key was ever loaded, a Get
+// during the wait after a failed load fails at once without a call; the
+// wait doubles from 1 s to 30 s.
+func TestStoreBacksOffAfterFailedLoads(t *testing.T) {
+	api := &fakeAPI{answer: fail(&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})}
+	clk := newClock()
+	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now))
+	calls := 0
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+		_, err := s.Get(context.Background())
+		calls++
+		if api.Calls() != calls || ReasonOf(err) != ReasonThrottled {
+			t.Fatalf("Get made %d calls in all (want %d): %v", api.Calls(), calls, err)
+		}
+		clk.Advance(wait - time.Millisecond)
+		_, err = s.Get(context.Background())
+		if api.Calls() != calls || !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonThrottled {
+			t.Fatalf("a Get %v into a %v wait called Secrets Manager or lost the reason: %v", wait-time.Millisecond, wait, err)
+		}
+		clk.Advance(time.Millisecond)
+	}
+	api.set(serve(secretJSON(testKey)))
+	if _, err := s.Get(context.Background()); err != nil || api.Calls() != calls+1 {
+		t.Errorf("Get after the wait: %v, %d calls", err, api.Calls())
+	}
+}
+
+func TestStoreRefreshIsForcedAtMostEveryTenSeconds(t *testing.T) {
+	api := &fakeAPI{answer: serve(secretJSON(testKey))}
+	clk := newClock()
+	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now), WithTTL(time.Hour))
+	first, err := s.Refresh(context.Background()) // nothing loaded yet: a plain load
+	if err != nil || api.Calls() != 1 {
+		t.Fatalf("Refresh = %v, %d calls", err, api.Calls())
+	}
+	api.set(serve(secretJSON("rotated-key-value")))
+	got, _ := s.Refresh(context.Background())
+	if api.Calls() != 2 || got == first {
+		t.Fatalf("a Refresh inside the TTL made %d calls in all and kept the old set", api.Calls())
+	}
+	clk.Advance(MinForcedRefresh - time.Millisecond)
+	if s.Refresh(context.Background()); api.Calls() != 2 {
+		t.Errorf("a Refresh within 10 s of the last read the secret again")
+	}
+	clk.Advance(time.Millisecond)
+	if s.Refresh(context.Background()); api.Calls() != 3 {
+		t.Errorf("a Refresh 10 s after the last did not read the secret")
+	}
+	if again, _ := s.Get(context.Background()); again != got || api.Calls() != 3 {
+		t.Errorf("an unchanged secret changed the set, or Get read it again")
+	}
 }
