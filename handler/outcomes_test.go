@@ -39,7 +39,9 @@ func (m *merchantAt) closer(key string) (OrderCloser, error) {
 
 type closerFunc func(ctx context.Context, id string) (*payjs.Result, error)
 
-func (f closerFunc) CloseOrder(ctx context.Context, id string) (*payjs.Result, error) { return f(ctx, id) }
+func (f closerFunc) CloseOrder(ctx context.Context, id string) (*payjs.Result, error) {
+	return f(ctx, id)
+}
 
 // secretsManager is Secrets Manager holding one secret whose key can be
 // changed, counting its calls.

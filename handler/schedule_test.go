@@ -90,7 +90,9 @@ func TestScheduleOnEveryWayIn(t *testing.T) {
 		{"http form", func(t *testing.T) []byte {
 			return event(t, "http-api.json", setPathID(order1), setBody("close_after=15m", "application/x-www-form-urlencoded", false))
 		}, EventHTTPAPI},
-		{"rest", func(t *testing.T) []byte { return event(t, "rest-api.json", setPathID(order1), setBody(body, "application/json", false)) }, EventRESTAPI},
+		{"rest", func(t *testing.T) []byte {
+			return event(t, "rest-api.json", setPathID(order1), setBody(body, "application/json", false))
+		}, EventRESTAPI},
 		{"function url", func(t *testing.T) []byte {
 			return event(t, "function-url.json", setPath("/close"), setBody(body, "application/json", false))
 		}, EventFunctionURL},
@@ -230,7 +232,7 @@ func TestRescheduleAndCancel(t *testing.T) {
 
 func TestSchedulerFailures(t *testing.T) {
 	cases := []struct {
-		name      string
+		name string
 		err  error
 		code Code
 	}{
