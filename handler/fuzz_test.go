@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/payjs-close/payjs-close/payjs"
@@ -14,8 +16,9 @@ import (
 
 // FuzzInvoke drives event recognition and decoding with arbitrary
 // payloads. Whatever comes in, the handler must not panic, must answer
-// valid JSON (or a Lambda error carrying a JSON result), and must never
-// ask PAYJS to close an id that fails validation.
+// valid JSON (or a Lambda error carrying a JSON result), must never ask
+// PAYJS to close an id that fails validation, and must schedule only
+// valid ids, more than a minute and at most 30 days ahead.
 func FuzzInvoke(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "events", "*.json"))
 	for _, name := range files {
@@ -32,6 +35,11 @@ func FuzzInvoke(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"1","body":"{\"payjs_order_id\":\"1\"}"}]}`))
 	f.Add([]byte(`{"detail-type":"x","source":"y","detail":{"payjs_order_id":"1","mchid":"2"}}`))
 	f.Add([]byte(`{"version":"2.0","rawPath":"/close","requestContext":{"http":{"method":"POST"}},"headers":{"content-type":"application/x-www-form-urlencoded"},"body":"payjs_order_id=1%00"}`))
+	f.Add([]byte(`{"payjs_order_id":"1","close_after":"15m","version":2}`))
+	f.Add([]byte(`{"payjs_order_id":"1","close_at":"2026-12-01T00:00:00+08:00","source":{"app":"shop"}}`))
+	f.Add([]byte(`{"payjs_order_id":"1","action":"cancel"}`))
+	f.Add([]byte(`{"version":"2.0","rawPath":"/orders/1/close","requestContext":{"http":{"method":"DELETE"}}}`))
+	f.Add([]byte(`{"version":"2.0","rawPath":"/close","requestContext":{"http":{"method":"POST"}},"headers":{"content-type":"application/x-www-form-urlencoded"},"body":"payjs_order_id=1&close_after=-5h&action=close"}`))
 
 	keys := &staticKeys{set: mustSet(f, `{"mchid":"`+testMchID+`","key":"`+testKey+`"}`)}
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -42,8 +50,17 @@ func FuzzInvoke(f *testing.F) {
 			}
 			return &payjs.Result{ReturnCode: 1, ReturnMsg: "SUCCESS", PayjsOrderID: id, Attempts: 1}, nil
 		}}
-		h := New(Deps{Keys: keys, NewCloser: func(string) (OrderCloser, error) { return closer, nil }, SQSConcurrency: 1})
+		sched := &fakeScheduler{entries: map[string]ScheduledClose{}}
+		now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		h := New(Deps{Keys: keys, NewCloser: func(string) (OrderCloser, error) { return closer, nil }, SQSConcurrency: 1,
+			Scheduler: sched, Now: func() time.Time { return now }})
 		out, err := h.Invoke(context.Background(), payload)
+		for _, s := range sched.entries {
+			id := strings.TrimPrefix(s.Name, "close-")
+			if !payjs.ValidOrderID(id) || s.At.Sub(now) <= time.Minute-time.Second || s.At.Sub(now) > 30*24*time.Hour {
+				t.Fatalf("scheduled %+v", s)
+			}
+		}
 		if err != nil {
 			var ie messages.InvokeResponse_Error
 			if !errors.As(err, &ie) {
