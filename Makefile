@@ -27,6 +27,13 @@ run: ## run the function locally on http://127.0.0.1:3000 against the PAYJS simu
 invoke: $(RIE) ## send EVENT=events/<file>.json through the real bootstrap under the Lambda emulator
 	$(GO) run ./cmd/local -invoke $(EVENT)
 
+.PHONY: smoke
+smoke: ## once before production: close ORDER=<payjs_order_id> twice on PAYJS with your key, check the function reads PAYJS's answers
+	@if [ -z "$${ORDER:-}" ]; then \
+	  echo "make smoke: set ORDER to the payjs_order_id of an unpaid order you created for this check (it gets closed)," >&2; \
+	  echo "  and PAYJS_MCHID and PAYJS_KEY, or PAYJS_SECRET_ID: make smoke ORDER=2026..." >&2; exit 2; fi
+	$(GO) run ./cmd/payjs-smoke -order "$$ORDER"
+
 .PHONY: test
 test: tools vet lint ## vet, lint, unit, integration (moto), cfn-lint and end-to-end (emulator) tests
 	$(GO) test -race -count=1 ./...
