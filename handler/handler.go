@@ -225,29 +225,18 @@ func (h *Handler) closeOrder(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	pr, err := kc.c.CloseOrder(ctx, req.PayjsOrderID)
-	if payjs.KindOf(err) == payjs.KindKeyMismatch {
-		h.deps.Obs.keyMismatch(ctx, req)
-		attempts := attemptsOf(err)
-		if fresh, ferr := h.closer(ctx, req.MchID, h.deps.Keys.Refresh); ferr == nil && fresh.key != kc.key {
-			pr, err = fresh.c.CloseOrder(ctx, req.PayjsOrderID)
-			if pr != nil {
-				pr.Attempts += attempts
-			}
-			var pe *payjs.Error
-			if errors.As(err, &pe) {
-				pe.Attempts += attempts
-			}
-		}
+	if payjs.KindOf(err) != payjs.KindKeyMismatch {
+		return fromPayjs(pr, err)
 	}
-	return fromPayjs(pr, err)
-}
-
-func attemptsOf(err error) int {
-	var pe *payjs.Error
-	if errors.As(err, &pe) {
-		return pe.Attempts
+	h.deps.Obs.keyMismatch(ctx, req)
+	first, err := fromPayjs(pr, err)
+	fresh, ferr := h.closer(ctx, req.MchID, h.deps.Keys.Refresh)
+	if ferr != nil || fresh.key == kc.key {
+		return first, err // the secret holds the same key: asking again cannot help
 	}
-	return 0
+	res, err := fromPayjs(fresh.c.CloseOrder(ctx, req.PayjsOrderID))
+	res.Attempts += first.Attempts
+	return res, err
 }
 
 // fromPayjs maps the PAYJS client's answer to a Result or an *Error.
