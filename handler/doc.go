@@ -1,14 +1,14 @@
 // Package handler is the payjs-close Lambda function: it recognizes the
 // event kind (API Gateway HTTP and REST APIs, Function URLs, EventBridge,
-// SQS, direct invokes), extracts and validates the close request, loads
-// the merchant key through a [KeySource], closes the order with PAYJS and
-// answers one normalized [Result], shaped back for the event kind.
+// SQS, direct invokes), decodes the request once, validates it, closes the
+// order with PAYJS (or schedules or cancels its close) and answers one
+// normalized [Result], shaped back for the event kind.
 //
-// A reader can follow one close by opening, in order: events.go (which
-// kind is this?), envelope.go (the one decode of an event), http.go
-// (routes, bodies, HTTP responses), handler.go (the close itself), sqs.go
-// (batches), result.go (the result and error codes) and observe.go (logs
-// and metrics). config.go reads the environment.
+// One request, file by file: event.go (which kind is this, and the
+// request), http.go (routes, bodies, HTTP answers), handler.go (the close
+// and the key), schedule.go (scheduled closes), sqs.go (batches),
+// result.go (the result and the error codes), observe.go (logs and
+// metrics). config.go reads the environment.
 //
 // Use (cmd/closeorder/wire does this with the Secrets Manager store):
 //
@@ -19,7 +19,7 @@
 //	hc := payjs.NewHTTPClient()
 //	h := handler.New(handler.Deps{
 //		Keys: store, // a KeySource, such as *secret.Store
-//		NewCloser: func(key string) (handler.Closer, error) {
+//		NewCloser: func(key string) (handler.OrderCloser, error) {
 //			return payjs.NewClient(key, payjs.WithBaseURL(cfg.BaseURL), payjs.WithHTTPClient(hc))
 //		},
 //		Obs:    handler.NewJSONObserver(os.Stdout, cfg.LogLevel),
