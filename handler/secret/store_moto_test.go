@@ -157,7 +157,10 @@ func TestMotoWarmGetsMakeNoCalls(t *testing.T) {
 func TestMotoMissingSecret(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "")
-	for i := 1; i <= 2; i++ { // every Get tries again
+	for i := 1; i <= 2; i++ { // every Get after the back-off tries again
+		if i > 1 {
+			e.clock.Advance(MaxLoadBackoff)
+		}
 		_, err := e.store.Get(context.Background())
 		if !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonNotFound {
 			t.Fatalf("Get = %v (reason %q), want ErrUnavailable, not_found", err, ReasonOf(err))
@@ -178,8 +181,9 @@ func TestMotoMissingSecret(t *testing.T) {
 	if len(lines) != 2 || lines[0]["level"] != "ERROR" || lines[0]["reason"] != "not_found" {
 		t.Errorf("failure log = %v", lines)
 	}
-	// Created later, it is found by the next Get.
+	// Created later, it is found by the next Get after the back-off.
 	e.srv.CreateSecret(t, secretID, demoSecret(demoKey))
+	e.clock.Advance(MaxLoadBackoff)
 	if got := key(t, e.get(t)); got != demoKey {
 		t.Error("wrong key once the secret exists")
 	}
@@ -306,6 +310,7 @@ func TestMotoDownAtColdStartThenBack(t *testing.T) {
 		t.Errorf("message %q", err)
 	}
 	e.srv.Restart(t)
+	e.clock.Advance(FirstLoadBackoff)
 	if got := key(t, e.get(t)); got != demoKey {
 		t.Error("wrong key after recovery")
 	}
@@ -352,6 +357,7 @@ func TestMotoThrottled(t *testing.T) {
 			t.Errorf("message %q", err)
 		}
 		srv.ClearFaults()
+		e.clock.Advance(FirstLoadBackoff)
 		if key(t, e.get(t)) != demoKey {
 			t.Error("wrong key")
 		}
