@@ -17,10 +17,10 @@ func BenchmarkSign(b *testing.B) {
 	}
 }
 
-// BenchmarkClose measures one close against the simulator on loopback,
+// BenchmarkCloseOrder measures one close against the simulator on loopback,
 // over the keep-alive connection: sign, POST, read, parse, verify, and the
 // simulator's own work.
-func BenchmarkClose(b *testing.B) {
+func BenchmarkCloseOrder(b *testing.B) {
 	srv := payjstest.NewServer()
 	defer srv.Close()
 	srv.AddMerchant("1528140051", "bench-key")
@@ -49,7 +49,7 @@ func BenchmarkClose(b *testing.B) {
 		}
 		id := ids[len(ids)-1]
 		ids = ids[:len(ids)-1]
-		res, err := c.Close(ctx, id)
+		res, err := c.CloseOrder(ctx, id)
 		if err != nil || !res.Verified {
 			b.Fatalf("close %s: %+v, %v", id, res, err)
 		}

@@ -3,14 +3,12 @@ package payjs
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,8 +29,6 @@ const (
 	MaxResponseBytes = 64 << 10
 )
 
-const closePath = "/api/close"
-
 // Client closes PAYJS orders for one merchant key. It is safe for
 // concurrent use. Clients that share an [*http.Client] (see
 // [NewHTTPClient] and [WithHTTPClient]) share its keep-alive connections,
@@ -40,13 +36,10 @@ const closePath = "/api/close"
 type Client struct {
 	key         string
 	base        string // without trailing slash
-	closeURL    string
 	hc          *http.Client
 	timeout     time.Duration
 	maxAttempts int
 	requireSign bool
-	userAgent   string
-	header      http.Header // of every close request; read-only
 	backoffBase time.Duration
 	backoffMax  time.Duration
 }
@@ -64,7 +57,7 @@ func WithBaseURL(u string) Option { return func(c *Client) { c.base = strings.Tr
 // off by this package; a client that does so is the caller's doing.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
-// WithTimeout sets the time budget of one Close, retries included
+// WithTimeout sets the time budget of one CloseOrder, retries included
 // (default [DefaultTimeout]). A context deadline that comes sooner wins.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
@@ -72,22 +65,17 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 // [KindBadResponse] error instead of an unverified success.
 func WithRequireSignature(require bool) Option { return func(c *Client) { c.requireSign = require } }
 
-// WithMaxAttempts sets how many HTTP requests one Close may make for
+// WithMaxAttempts sets how many HTTP requests one CloseOrder may make for
 // transient failures (default [DefaultMaxAttempts]; at least 1).
 func WithMaxAttempts(n int) Option { return func(c *Client) { c.maxAttempts = n } }
 
 // WithBackoff sets the first retry delay and its cap (defaults 100ms and
-// 1s). The bound doubles with each attempt, up to the cap; each delay is
-// drawn at random between half the bound and the bound, so that clients
-// failing together do not retry together. A server's Retry-After, when
-// longer, wins.
+// 1s). The bound doubles with each attempt; each delay is drawn between
+// half the bound and the bound, so that clients failing together do not
+// retry together. A longer Retry-After from the server wins.
 func WithBackoff(base, maxDelay time.Duration) Option {
 	return func(c *Client) { c.backoffBase, c.backoffMax = base, maxDelay }
 }
-
-// WithUserAgent replaces the default User-Agent, "payjs-close/VERSION (+go)"
-// (see [Version]).
-func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
 // NewClient returns a Client that signs with key. It refuses a key that
 // PAYJS could never verify (see [ValidateKey]) and a base URL that is not
@@ -99,7 +87,6 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 		base:        DefaultBaseURL,
 		timeout:     DefaultTimeout,
 		maxAttempts: DefaultMaxAttempts,
-		userAgent:   userAgent(),
 		backoffBase: 100 * time.Millisecond,
 		backoffMax:  time.Second,
 	}
@@ -118,15 +105,7 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 	if c.timeout <= 0 {
 		return nil, &Error{Kind: KindInvalidInput, Msg: "timeout must be positive"}
 	}
-	if c.maxAttempts < 1 {
-		c.maxAttempts = 1
-	}
-	c.closeURL = c.base + closePath
-	c.header = http.Header{
-		"Content-Type": {"application/x-www-form-urlencoded"},
-		"Accept":       {"application/json"},
-		"User-Agent":   {c.userAgent},
-	}
+	c.maxAttempts = max(c.maxAttempts, 1)
 	return c, nil
 }
 
@@ -135,119 +114,41 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 // fragment or credentials.
 func CheckBaseURL(u string) error {
 	p, err := url.Parse(u)
-	bad := func(why string) error {
-		// Only scheme and host are quoted: whatever else the URL holds
-		// (credentials, a query) may be secret.
-		shown := "base URL"
-		if err == nil && p.Host != "" {
-			shown = fmt.Sprintf("base URL %q", p.Scheme+"://"+p.Host)
-		}
-		return &Error{Kind: KindInvalidInput, Msg: shown + " " + why}
+	if err != nil || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+		// Nothing of u is quoted: credentials or a query may be secret.
+		return &Error{Kind: KindInvalidInput, Msg: "base URL must be scheme://host[:port][/path] without credentials, query or fragment"}
 	}
-	if err != nil {
-		return bad("is not a URL")
-	}
-	if p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
-		return bad("must be scheme://host[:port][/path] without credentials, query or fragment")
-	}
-	switch p.Scheme {
-	case "https":
+	loopback := strings.EqualFold(p.Hostname(), "localhost") || net.ParseIP(p.Hostname()).IsLoopback()
+	if p.Scheme == "https" || p.Scheme == "http" && loopback {
 		return nil
-	case "http":
-		if isLoopback(p.Hostname()) {
-			return nil
-		}
-		return bad("must use https:// (http:// is allowed on loopback hosts only)")
 	}
-	return bad("must use https://")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
-
-// NewHTTPClient returns an HTTP client tuned for a Lambda sandbox that
-// calls one host: keep-alive connections reused across invocations,
-// bounded dial and TLS handshake times, TLS 1.2 or later with
-// certificate verification on.
-func NewHTTPClient() *http.Client {
-	var t *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		t = dt.Clone() // proxy from the environment, HTTP/2, sane limits
-	} else {
-		// Someone replaced http.DefaultTransport: start from scratch.
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	t.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.MaxIdleConns = 32
-	t.MaxIdleConnsPerHost = 16
-	t.IdleConnTimeout = 90 * time.Second
-	t.TLSHandshakeTimeout = 3 * time.Second
-	t.ResponseHeaderTimeout = 0 // the per-close budget bounds every request
-	t.ForceAttemptHTTP2 = true
-	// http.DefaultTransport has no TLSClientConfig of its own, so one is
-	// made here; InsecureSkipVerify stays false.
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{}
-	}
-	t.TLSClientConfig.MinVersion = tls.VersionTLS12
-	return &http.Client{
-		Transport: t,
-		// PAYJS answers directly; a redirect is not a close response.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-// Warm opens a keep-alive connection to baseURL ahead of the first close
-// (DNS, TCP and, for https, TLS), by sending "HEAD /" and discarding the
-// answer, whatever its status. Call it during init, alongside other work,
-// so that the first close reuses a ready connection.
-func Warm(ctx context.Context, hc *http.Client, baseURL string) error {
-	if err := CheckBaseURL(baseURL); err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, strings.TrimRight(baseURL, "/")+"/", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", userAgent())
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &Error{Kind: KindUnavailable, Msg: "warm-up failed", Err: err}
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
-	return resp.Body.Close()
+	return &Error{Kind: KindInvalidInput, Msg: fmt.Sprintf("base URL %q must use https:// (http:// on a loopback host only)", p.Scheme+"://"+p.Host)}
 }
 
 // Result is PAYJS's answer to a close.
 type Result struct {
 	// ReturnCode is PAYJS's return_code: 1 success, 0 failure.
 	ReturnCode int
-	// ReturnMsg is PAYJS's return_msg, such as "SUCCESS" or a Chinese reason.
+	// ReturnMsg is PAYJS's message, such as "SUCCESS" or a Chinese
+	// reason: its return_msg, else its msg, cut to [MaxMessageBytes]
+	// (the signature is verified over the whole message first).
 	ReturnMsg string
 	// PayjsOrderID is the order id PAYJS answered for.
 	PayjsOrderID string
-	// Verified reports whether the answer carried a signature that
-	// verified under the merchant key.
+	// Verified reports whether the answer's signature verified.
 	Verified bool
 	// Attempts is the number of HTTP requests made.
 	Attempts int
 }
 
-// Close asks PAYJS to close the order payjsOrderID.
-//
-// It returns a Result on success (return_code 1, signature verified or,
-// unless [WithRequireSignature], absent). Every failure is an [*Error]:
-// [KindInvalidInput] before any request, [KindRejected] with the Result
-// when PAYJS answers return_code 0, and [KindBadResponse],
-// [KindUnavailable] or [KindTimeout] otherwise. Connection failures and
-// HTTP 5xx or 429 are retried with exponential backoff and jitter while
-// the time budget and ctx allow; nothing else is.
-func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error) {
+// CloseOrder asks PAYJS to close the order payjsOrderID. It returns a
+// Result on success (return_code 1, signature verified or, unless
+// [WithRequireSignature], absent). Every failure is an [*Error]:
+// [KindInvalidInput] before any request; a Kind from [Refusals], with the
+// Result, for a return_code 0 answer; otherwise [KindBadResponse],
+// [KindUnavailable] or [KindTimeout]. Only connection failures and HTTP
+// 5xx or 429 are retried, while the time budget and ctx allow.
+func (c *Client) CloseOrder(ctx context.Context, payjsOrderID string) (*Result, error) {
 	if !ValidOrderID(payjsOrderID) {
 		return nil, &Error{Kind: KindInvalidInput, Msg: "payjs_order_id must be 1 to 32 characters of [0-9A-Za-z]"}
 	}
@@ -260,10 +161,11 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 		defer cancel()
 	}
 
-	sign := closeSign(payjsOrderID, c.key)
-	body := "payjs_order_id=" + payjsOrderID + "&sign=" + sign
+	body := url.Values{
+		"payjs_order_id": {payjsOrderID},
+		"sign":           {Sign(map[string]string{"payjs_order_id": payjsOrderID}, c.key)},
+	}.Encode()
 
-	var last *Error
 	for attempt := 1; ; attempt++ {
 		res, err, retryAfter := c.do(ctx, body, payjsOrderID)
 		if err == nil {
@@ -277,24 +179,18 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 		if err.Kind != KindUnavailable || err.final || attempt >= c.maxAttempts {
 			return nil, err
 		}
-		last = err
-		wait := c.backoff(attempt)
-		if retryAfter > wait {
-			wait = retryAfter
-		}
+		wait := max(c.backoff(attempt), retryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 			// Waiting would outlive the budget: give up now, while the
 			// caller still has time to answer.
-			return nil, last
+			return nil, err
 		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			e := ctxError(ctx)
 			e.Attempts = attempt
 			return nil, e
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
@@ -304,10 +200,7 @@ func (c *Client) Close(ctx context.Context, payjsOrderID string) (*Result, error
 func (c *Client) backoff(attempt int) time.Duration {
 	bound := c.backoffBase << (attempt - 1)
 	if bound > c.backoffMax || bound <= 0 {
-		bound = c.backoffMax
-	}
-	if bound <= 0 {
-		return 0
+		bound = max(c.backoffMax, 0)
 	}
 	return bound/2 + rand.N(bound/2+1) //nolint:gosec // jitter spreads retries; it needs no unpredictability
 }
@@ -315,22 +208,23 @@ func (c *Client) backoff(attempt int) time.Duration {
 // do makes one HTTP request. The returned duration is the server's
 // Retry-After, when it sent one with a 429 or 5xx.
 func (c *Client) do(ctx context.Context, body, orderID string) (*Result, *Error, time.Duration) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.closeURL, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/close", strings.NewReader(body))
 	if err != nil {
 		return nil, &Error{Kind: KindInvalidInput, Msg: "cannot build request", Err: err}, 0
 	}
-	// The transport only reads the headers, so every request shares
-	// one map; http.Client may edit them (redirects), so it gets a copy.
-	req.Header = c.header
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "payjs-close/"+Version+" (+go)")
 
-	resp, err := c.roundTrip(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, transportError(ctx, err), 0
 	}
 	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		drain(resp.Body)
+		// Read a little, so that the connection can serve the retry.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		return nil, &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("PAYJS answered HTTP %d", resp.StatusCode)},
 			retryAfter(resp.Header.Get("Retry-After"))
 	}
@@ -351,10 +245,6 @@ func (c *Client) do(ctx context.Context, body, orderID string) (*Result, *Error,
 	return res, perr, 0
 }
 
-// drain reads a little of an unwanted body so the connection can be
-// reused, without reading an unbounded amount.
-func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 4<<10)) }
-
 func transportError(ctx context.Context, err error) *Error {
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return ctxError(ctx)
@@ -363,7 +253,8 @@ func transportError(ctx context.Context, err error) *Error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Err: err}
 	}
-	if badCertificate(err) {
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
 		// Not transient: asking again within this close would only meet
 		// the same certificate. The caller may still retry later.
 		return &Error{Kind: KindUnavailable, Msg: "PAYJS's TLS certificate does not verify", Err: err, final: true}
@@ -371,18 +262,8 @@ func transportError(ctx context.Context, err error) *Error {
 	return &Error{Kind: KindUnavailable, Msg: "cannot reach PAYJS", Err: err}
 }
 
-// badCertificate reports whether err is a failed TLS certificate check.
-func badCertificate(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
-}
-
-// ctxError is the error of a close whose context ended: canceled by the
-// caller (unavailable: nobody waits for the answer any more) or past its
-// deadline (timeout).
+// ctxError is the error of a close whose context ended: canceled (nobody
+// waits for the answer any more) or past its deadline.
 func ctxError(ctx context.Context) *Error {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return &Error{Kind: KindUnavailable, Msg: "close canceled", Err: context.Canceled}
@@ -390,41 +271,13 @@ func ctxError(ctx context.Context) *Error {
 	return &Error{Kind: KindTimeout, Msg: "no answer within the time budget", Err: context.DeadlineExceeded}
 }
 
-// roundTrip sends req through the client's transport directly. A close
-// needs none of http.Client's extras (redirects are refused, no cookie
-// jar, the budget is the context's deadline), and skipping them saves
-// their per-request allocations. A client with a Jar or a Timeout gets
-// its http.Client path.
-func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
-	if c.hc.Jar != nil || c.hc.Timeout != 0 {
-		req.Header = req.Header.Clone()
-		return c.hc.Do(req)
-	}
-	t := c.hc.Transport
-	if t == nil {
-		t = http.DefaultTransport
-	}
-	return t.RoundTrip(req)
-}
-
-// userAgent names the product and its version, as PAYJS's logs see us.
-func userAgent() string { return "payjs-close/" + Version + " (+go)" }
-
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
 func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
 	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
+		return time.Duration(max(s, 0)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
+		return max(time.Until(t), 0)
 	}
 	return 0
 }

@@ -2,9 +2,11 @@ package payjs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,6 +67,25 @@ var (
 	unpaid2 = payjstest.DemoOrderUnpaid(2)
 )
 
+// refusal holds the kinds of a return_code 0 answer, which carry a Result.
+var refusal = map[payjs.Kind]bool{payjs.KindAlreadyClosed: true, payjs.KindPaid: true, payjs.KindKeyMismatch: true, payjs.KindRejected: true}
+
+// signedBody is a close answer made of the name, value pairs kv and their
+// signature under key, for FaultBody.
+func signedBody(key string, kv ...string) string {
+	fields := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		fields[kv[i]] = kv[i+1]
+	}
+	answer := maps.Clone(fields)
+	answer["sign"] = payjs.Sign(fields, key)
+	b, err := json.Marshal(answer)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
 // TestCloseOutcomes runs one close per row against the simulator and
 // checks the class of the outcome, what PAYJS answered, and how many
 // requests it took on both sides.
@@ -96,14 +117,35 @@ func TestCloseOutcomes(t *testing.T) {
 		{name: "empty id", id: "", kind: payjs.KindInvalidInput, attempts: 0},
 		{name: "id too long", id: strings.Repeat("1", 33), kind: payjs.KindInvalidInput, attempts: 0},
 
-		// Rejected: every reason PAYJS gives, never retried.
-		{name: "bad signature", id: unpaid1, key: "not-the-merchant-key", kind: payjs.KindRejected, msg: "签名错误", attempts: 1},
+		// Refused (return_code 0): classified by the message, never retried.
+		{name: "bad signature", id: unpaid1, key: "not-the-merchant-key", kind: payjs.KindKeyMismatch, msg: "签名错误", attempts: 1},
+		{name: "bad signature, signed by PAYJS under its key", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody,
+			Body: signedBody("other-key", "return_code", "0", "return_msg", "签名错误")}}, kind: payjs.KindKeyMismatch, msg: "签名错误", attempts: 1},
 		{name: "unknown order", id: "2026112599999999999999999999", kind: payjs.KindRejected, msg: "订单不存在", attempts: 1},
 		{name: "older than 30 days", id: payjstest.DemoOrderExpired, kind: payjs.KindRejected, msg: payjstest.MsgExpired, verified: true, attempts: 1},
-		{name: "already closed", id: payjstest.DemoOrderClosed, kind: payjs.KindRejected, msg: "订单已关闭", verified: true, attempts: 1},
-		{name: "already paid", id: payjstest.DemoOrderPaid, kind: payjs.KindRejected, msg: "订单已支付", verified: true, attempts: 1},
-		{name: "rejection not retried with attempts to spare", id: payjstest.DemoOrderPaid, opts: []payjs.Option{payjs.WithMaxAttempts(5)},
-			kind: payjs.KindRejected, msg: "订单已支付", verified: true, attempts: 1},
+		{name: "already closed", id: payjstest.DemoOrderClosed, kind: payjs.KindAlreadyClosed, msg: "订单已关闭", verified: true, attempts: 1},
+		{name: "already paid", id: payjstest.DemoOrderPaid, kind: payjs.KindPaid, msg: "订单已支付", verified: true, attempts: 1},
+		{name: "refusal not retried with attempts to spare", id: payjstest.DemoOrderPaid, opts: []payjs.Option{payjs.WithMaxAttempts(5)},
+			kind: payjs.KindPaid, msg: "订单已支付", verified: true, attempts: 1},
+		{name: "key mismatch not retried with attempts to spare", id: unpaid1, key: "not-the-merchant-key", opts: []payjs.Option{payjs.WithMaxAttempts(5)},
+			kind: payjs.KindKeyMismatch, msg: "签名错误", attempts: 1},
+		{name: "refusal in msg", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"订单不存在"}`}},
+			kind: payjs.KindRejected, msg: "订单不存在", attempts: 1},
+		{name: "already closed in msg", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"\u8ba2\u5355\u5df2\u5173\u95ed"}`}},
+			kind: payjs.KindAlreadyClosed, msg: "订单已关闭", attempts: 1},
+		{name: "empty return_msg, reason in msg", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":0,"return_msg":"","msg":"订单已支付"}`}},
+			kind: payjs.KindPaid, msg: "订单已支付", attempts: 1},
+		{name: "return_msg wins over msg", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":0,"return_msg":"订单已支付","msg":"x"}`}},
+			kind: payjs.KindPaid, msg: "订单已支付", attempts: 1},
+		{name: "unknown refusal stays rejected", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":0,"return_msg":"系统繁忙"}`}},
+			kind: payjs.KindRejected, msg: "系统繁忙", attempts: 1},
+
+		// The close went through but its answer was lost: the retry finds
+		// the order closed.
+		{name: "502 after the close", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultStatus, Status: 502, AfterClose: true}},
+			kind: payjs.KindAlreadyClosed, msg: "订单已关闭", verified: true, attempts: 2},
+		{name: "connection dropped after the close", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultDrop, AfterClose: true}},
+			kind: payjs.KindAlreadyClosed, msg: "订单已关闭", verified: true, attempts: 2},
 
 		// Bad response: never retried, never a success.
 		{name: "HTML page", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultHTML}}, kind: payjs.KindBadResponse, attempts: 1},
@@ -118,6 +160,8 @@ func TestCloseOutcomes(t *testing.T) {
 		{name: "wrong shape: no return_code", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_msg":"SUCCESS"}`}}, kind: payjs.KindBadResponse, attempts: 1},
 		{name: "wrong shape: return_code 2", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":2,"return_msg":"SUCCESS"}`}}, kind: payjs.KindBadResponse, attempts: 1},
 		{name: "wrong shape: no return_msg", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":1}`}}, kind: payjs.KindBadResponse, attempts: 1},
+		{name: "wrong shape: refusal without a message", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":0}`}}, kind: payjs.KindBadResponse, attempts: 1},
+		{name: "wrong signature on already closed", id: payjstest.DemoOrderClosed, faults: []payjstest.Fault{{Kind: payjstest.FaultWrongSign}}, kind: payjs.KindBadResponse, attempts: 1},
 		{name: "wrong shape: nested", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":1,"return_msg":{"x":1}}`}}, kind: payjs.KindBadResponse, attempts: 1},
 		{name: "wrong shape: another order", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Body: `{"return_code":1,"return_msg":"SUCCESS","payjs_order_id":"2026112500000000000000000002"}`}}, kind: payjs.KindBadResponse, attempts: 1},
 		{name: "HTTP 404", id: unpaid1, faults: []payjstest.Fault{{Kind: payjstest.FaultBody, Status: 404, Body: `{"return_code":1,"return_msg":"SUCCESS"}`}}, kind: payjs.KindBadResponse, attempts: 1},
@@ -160,12 +204,12 @@ func TestCloseOutcomes(t *testing.T) {
 			}
 			c := newClientKey(t, srv, key, opts...)
 
-			res, err := c.Close(context.Background(), tc.id)
+			res, err := c.CloseOrder(context.Background(), tc.id)
 			noSecrets(t, err, key, tc.id)
 
 			if tc.kind == "" {
 				if err != nil {
-					t.Fatalf("Close: %v, want success", err)
+					t.Fatalf("CloseOrder: %v, want success", err)
 				}
 				if res.ReturnCode != 1 || res.ReturnMsg != tc.msg || res.PayjsOrderID != tc.id || res.Verified != tc.verified || res.Attempts != tc.attempts {
 					t.Errorf("Result = %+v, want 1 %q for %s, verified %v, %d attempts", res, tc.msg, tc.id, tc.verified, tc.attempts)
@@ -173,18 +217,18 @@ func TestCloseOutcomes(t *testing.T) {
 			} else {
 				var pe *payjs.Error
 				if !errors.As(err, &pe) {
-					t.Fatalf("Close = %+v, %v; want a *payjs.Error of kind %s", res, err, tc.kind)
+					t.Fatalf("CloseOrder = %+v, %v; want a *payjs.Error of kind %s", res, err, tc.kind)
 				}
 				if res != nil {
-					t.Errorf("Close returned a Result %+v with its error", res)
+					t.Errorf("CloseOrder returned a Result %+v with its error", res)
 				}
 				if pe.Kind != tc.kind || pe.Attempts != tc.attempts {
 					t.Errorf("error %v: kind %s after %d attempts, want %s after %d", err, pe.Kind, pe.Attempts, tc.kind, tc.attempts)
 				}
-				if tc.kind == payjs.KindRejected {
+				if refusal[tc.kind] {
 					r := pe.Result
-					if r == nil || r.ReturnCode != 0 || r.ReturnMsg != tc.msg || r.Verified != tc.verified || r.Attempts != tc.attempts {
-						t.Errorf("rejection Result = %+v, want 0 %q, verified %v, %d attempts", r, tc.msg, tc.verified, tc.attempts)
+					if r == nil || r.ReturnCode != 0 || r.ReturnMsg != tc.msg || r.PayjsOrderID != tc.id || r.Verified != tc.verified || r.Attempts != tc.attempts {
+						t.Errorf("refusal Result = %+v, want 0 %q for %s, verified %v, %d attempts", r, tc.msg, tc.id, tc.verified, tc.attempts)
 					}
 				} else if pe.Result != nil {
 					t.Errorf("%s error carries a Result %+v", pe.Kind, pe.Result)
@@ -207,10 +251,10 @@ func TestCloseHonorsRetryAfter(t *testing.T) {
 	srv.Inject(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 429, RetryAfter: time.Second})
 	c := newClient(t, srv)
 	start := time.Now()
-	res, err := c.Close(context.Background(), unpaid1)
+	res, err := c.CloseOrder(context.Background(), unpaid1)
 	elapsed := time.Since(start)
 	if err != nil || res.Attempts != 2 {
-		t.Fatalf("Close = %+v, %v; want success on the second attempt", res, err)
+		t.Fatalf("CloseOrder = %+v, %v; want success on the second attempt", res, err)
 	}
 	if elapsed < time.Second {
 		t.Errorf("retried after %v, want at least Retry-After (1s); the backoff alone is 5ms", elapsed)
@@ -224,9 +268,9 @@ func TestCloseRetryAfterBeyondBudget(t *testing.T) {
 	srv.Inject(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 503, RetryAfter: 30 * time.Second})
 	c := newClient(t, srv, payjs.WithTimeout(2*time.Second))
 	start := time.Now()
-	_, err := c.Close(context.Background(), unpaid1)
+	_, err := c.CloseOrder(context.Background(), unpaid1)
 	if payjs.KindOf(err) != payjs.KindUnavailable {
-		t.Errorf("Close: %v, want %s", err, payjs.KindUnavailable)
+		t.Errorf("CloseOrder: %v, want %s", err, payjs.KindUnavailable)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("gave up after %v, want at once", d)
@@ -246,10 +290,10 @@ func TestCloseContextDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	_, err := c.Close(ctx, unpaid1)
+	_, err := c.CloseOrder(ctx, unpaid1)
 	elapsed := time.Since(start)
 	if payjs.KindOf(err) != payjs.KindTimeout {
-		t.Errorf("Close: %v, want %s", err, payjs.KindTimeout)
+		t.Errorf("CloseOrder: %v, want %s", err, payjs.KindTimeout)
 	}
 	if elapsed < deadline || elapsed > deadline+time.Second {
 		t.Errorf("ended after %v, want at the %v deadline, far before the 10s budget", elapsed, deadline)
@@ -264,9 +308,9 @@ func TestCloseCanceled(t *testing.T) {
 	c := newClient(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := c.Close(ctx, unpaid1)
+	_, err := c.CloseOrder(ctx, unpaid1)
 	if payjs.KindOf(err) != payjs.KindUnavailable || !errors.Is(err, context.Canceled) {
-		t.Errorf("Close with a canceled context: %v, want %s wrapping context.Canceled", err, payjs.KindUnavailable)
+		t.Errorf("CloseOrder with a canceled context: %v, want %s wrapping context.Canceled", err, payjs.KindUnavailable)
 	}
 	if o, _ := srv.Order(unpaid1); o.State != payjstest.StateUnpaid {
 		t.Errorf("order %v, want unpaid", o.State)
@@ -292,7 +336,7 @@ func TestCloseReusesOneConnection(t *testing.T) {
 		t.Fatalf("Warm: %v", err)
 	}
 	for i := range n {
-		if _, err := c.Close(context.Background(), fmt.Sprintf("C%031d", i)); err != nil {
+		if _, err := c.CloseOrder(context.Background(), fmt.Sprintf("C%031d", i)); err != nil {
 			t.Fatalf("close %d: %v", i, err)
 		}
 	}
@@ -312,7 +356,7 @@ func TestCloseDefaultHTTPClientKeepsAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := 1; n <= 9; n++ {
-		if _, err := c.Close(context.Background(), payjstest.DemoOrderUnpaid(n)); err != nil {
+		if _, err := c.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,9 +369,9 @@ func TestCloseOverTLS(t *testing.T) {
 	srv := payjstest.NewTLSServer(payjstest.WithDemoData())
 	t.Cleanup(srv.Close)
 	c := newClient(t, srv)
-	res, err := c.Close(context.Background(), unpaid1)
+	res, err := c.CloseOrder(context.Background(), unpaid1)
 	if err != nil || !res.Verified {
-		t.Fatalf("Close = %+v, %v", res, err)
+		t.Fatalf("CloseOrder = %+v, %v", res, err)
 	}
 	// Certificate verification is on: a client that does not trust the
 	// simulator's certificate cannot close.
@@ -335,9 +379,9 @@ func TestCloseOverTLS(t *testing.T) {
 	// again.
 	before := srv.Connections()
 	c = newClient(t, srv, payjs.WithHTTPClient(payjs.NewHTTPClient()), payjs.WithMaxAttempts(3))
-	_, err = c.Close(context.Background(), unpaid2)
+	_, err = c.CloseOrder(context.Background(), unpaid2)
 	if payjs.KindOf(err) != payjs.KindUnavailable || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Close with an untrusted certificate: %v, want %s naming the certificate", err, payjs.KindUnavailable)
+		t.Errorf("CloseOrder with an untrusted certificate: %v, want %s naming the certificate", err, payjs.KindUnavailable)
 	}
 	var pe *payjs.Error
 	if errors.As(err, &pe) && pe.Attempts != 1 {
@@ -348,32 +392,7 @@ func TestCloseOverTLS(t *testing.T) {
 	}
 }
 
-func TestWarm(t *testing.T) {
-	srv := newSim(t)
-	hc := srv.Client()
-	if err := payjs.Warm(context.Background(), hc, srv.URL+"/"); err != nil {
-		t.Fatalf("Warm: %v", err)
-	}
-	if got := srv.Connections(); got != 1 {
-		t.Errorf("Warm opened %d connections, want 1", got)
-	}
-	if _, err := newClient(t, srv).Close(context.Background(), unpaid1); err != nil {
-		t.Fatal(err)
-	}
-	if got, reqs := srv.Connections(), srv.Requests(); got != 1 || reqs != 1 {
-		t.Errorf("after Warm and a close: %d connections, %d close requests; want 1 and 1", got, reqs)
-	}
-	if err := payjs.Warm(context.Background(), hc, "http://payjs.cn"); payjs.KindOf(err) != payjs.KindInvalidInput {
-		t.Errorf("Warm(http://payjs.cn) = %v, want %s", err, payjs.KindInvalidInput)
-	}
-	closed := payjstest.NewServer()
-	closed.Close()
-	if err := payjs.Warm(context.Background(), hc, closed.URL); payjs.KindOf(err) != payjs.KindUnavailable {
-		t.Errorf("Warm of a closed server = %v, want %s", err, payjs.KindUnavailable)
-	}
-}
-
-// The request is exactly what PAYJS documents, with our User-Agent.
+// Every request is exactly what PAYJS documents, with our User-Agent.
 func TestCloseRequest(t *testing.T) {
 	type seen struct {
 		method, path, ua, ctype, accept, body string
@@ -387,22 +406,16 @@ func TestCloseRequest(t *testing.T) {
 	defer ts.Close()
 
 	const id, key = "2019043012232600733973651", "testkey123"
-	for _, tc := range []struct {
-		opts []payjs.Option
-		ua   string
-	}{
-		{nil, "payjs-close/" + payjs.Version + " (+go)"},
-		{[]payjs.Option{payjs.WithUserAgent("shop/2.0")}, "shop/2.0"},
-	} {
-		c, err := payjs.NewClient(key, append([]payjs.Option{payjs.WithBaseURL(ts.URL + "/")}, tc.opts...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Close(context.Background(), id); err != nil {
+	c, err := payjs.NewClient(key, payjs.WithBaseURL(ts.URL+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := c.CloseOrder(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
 		want := seen{
-			method: "POST", path: "/api/close", ua: tc.ua,
+			method: "POST", path: "/api/close", ua: "payjs-close/" + payjs.Version + " (+go)",
 			ctype: "application/x-www-form-urlencoded", accept: "application/json",
 			// Vector close_req_oid25_key1.
 			body: "payjs_order_id=2019043012232600733973651&sign=B8E9403B47097F8142A1CDD1FD1F867C",
@@ -492,10 +505,8 @@ func TestErrorMessageShape(t *testing.T) {
 	}
 }
 
-// TestCloseWithAnyHTTPClient covers the two ways a request leaves: the
-// transport directly (the usual, shared-header path) and http.Client.Do,
-// taken for a client with a Timeout or a cookie jar; and a client with no
-// Transport of its own.
+// Any *http.Client will do: one with a Timeout of its own, and one with
+// no Transport (http.DefaultTransport).
 func TestCloseWithAnyHTTPClient(t *testing.T) {
 	srv := newSim(t)
 	for i, hc := range []*http.Client{
@@ -504,8 +515,8 @@ func TestCloseWithAnyHTTPClient(t *testing.T) {
 	} {
 		c := newClient(t, srv, payjs.WithHTTPClient(hc))
 		id := payjstest.DemoOrderUnpaid(i + 3)
-		if res, err := c.Close(context.Background(), id); err != nil || !res.Verified {
-			t.Errorf("client %d: Close = %+v, %v", i, res, err)
+		if res, err := c.CloseOrder(context.Background(), id); err != nil || !res.Verified {
+			t.Errorf("client %d: CloseOrder = %+v, %v", i, res, err)
 		}
 		if o, _ := srv.Order(id); o.State != payjstest.StateClosed {
 			t.Errorf("client %d: order is %v, want closed", i, o.State)

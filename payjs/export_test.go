@@ -3,6 +3,3 @@ package payjs
 // StringToSign exposes the text that Sign digests, for the vector tests
 // of package payjs_test.
 var StringToSign = stringToSign
-
-// CloseSign exposes the close request's one-field signature.
-var CloseSign = closeSign

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // referenceSign is the signing rule written as plainly as possible,
@@ -94,6 +95,20 @@ func encode(t *testing.T, fields map[string]string, sign string) []byte {
 
 const fuzzOrderID = "2019043012232600733973651"
 
+// clip is the message a Result keeps of msg, by the rule written plainly:
+// the longest prefix of whole characters within MaxMessageBytes.
+func clip(msg string) string {
+	n := 0
+	for i, r := range msg {
+		if end := i + utf8.RuneLen(r); end <= MaxMessageBytes {
+			n = end
+		} else {
+			break
+		}
+	}
+	return msg[:n]
+}
+
 func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte(`{"return_code":1,"return_msg":"SUCCESS","payjs_order_id":"2019043012232600733973651","sign":"853437E15713D472F217418D6E3809D5"}`), "testkey123")
 	f.Add([]byte(`{"return_code":0,"return_msg":"\u8ba2\u5355\u5df2\u5173\u95ed","payjs_order_id":"2019043012232600733973651","sign":"957895435FB63B335DAF304E1FF16A9C"}`), "testkey123")
@@ -103,6 +118,8 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte(`<html>502</html>`), "k")
 	f.Add([]byte(`{"return_code":1,`), "k")
 	f.Add([]byte(" {\"\\ud83d\\ude00\":\"\\u0000\",\"sign\":\"\"} "), "")
+	f.Add([]byte(`{"return_code":0,"msg":"订单已关闭"}`), "k")
+	f.Add([]byte(`{"return_code":0,"return_msg":"","msg":"签名错误","sign":"00000000000000000000000000000000"}`), "k")
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
 		fields, sign, err := ParseResponse(body)
 
@@ -118,9 +135,16 @@ func FuzzParseResponse(f *testing.F) {
 				if res.Verified && !VerifySign(fields, key, sign) {
 					t.Fatalf("parse verified a signature that does not verify")
 				}
-			case perr.Kind == KindRejected:
-				if perr.Result == nil || perr.Result.ReturnCode != 0 || fields["return_code"] != "0" {
-					t.Fatalf("rejection without its Result: %+v", perr)
+			case perr.Result != nil:
+				r := perr.Result
+				if r.ReturnCode != 0 || fields["return_code"] != "0" || perr.Kind != RefusalKind(r.ReturnMsg) {
+					t.Fatalf("refusal %s with Result %+v for return_code %q", perr.Kind, r, fields["return_code"])
+				}
+				if len(r.ReturnMsg) > MaxMessageBytes || !utf8.ValidString(r.ReturnMsg) {
+					t.Fatalf("message kept: %d bytes, valid UTF-8 %v", len(r.ReturnMsg), utf8.ValidString(r.ReturnMsg))
+				}
+				if sign != "" && !r.Verified && perr.Kind != KindKeyMismatch {
+					t.Fatalf("a refusal whose signature does not verify was accepted as %s", perr.Kind)
 				}
 			case perr.Kind != KindBadResponse:
 				t.Fatalf("parse error of kind %s: %v", perr.Kind, perr)
@@ -155,12 +179,14 @@ func FuzzParseResponse(f *testing.F) {
 		answer := maps.Clone(fields)
 		answer["return_code"] = "1"
 		answer["payjs_order_id"] = fuzzOrderID
+		delete(answer, "msg")
 		if _, ok := answer["return_msg"]; !ok {
 			answer["return_msg"] = "SUCCESS"
 		}
+		kept := clip(answer["return_msg"])
 		c := &Client{key: key}
 		res, perr := c.parse(encode(t, answer, Sign(answer, key)), fuzzOrderID)
-		if perr != nil || !res.Verified || res.ReturnMsg != answer["return_msg"] || res.PayjsOrderID != fuzzOrderID {
+		if perr != nil || !res.Verified || res.ReturnMsg != kept || res.PayjsOrderID != fuzzOrderID {
 			t.Fatalf("signed success parsed as %+v, %v", res, perr)
 		}
 		wrong := maps.Clone(answer)
@@ -173,8 +199,8 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		answer["return_code"] = "0"
 		_, perr = c.parse(encode(t, answer, Sign(answer, key)), fuzzOrderID)
-		if perr == nil || perr.Kind != KindRejected || perr.Result.ReturnMsg != answer["return_msg"] || !perr.Result.Verified {
-			t.Fatalf("signed rejection parsed as %v", perr)
+		if perr == nil || perr.Kind != RefusalKind(kept) || perr.Result.ReturnMsg != kept || !perr.Result.Verified {
+			t.Fatalf("signed refusal parsed as %v", perr)
 		}
 		if bytes.Contains([]byte(perr.Error()), []byte(Sign(answer, key))) {
 			t.Fatalf("error holds the signature")

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
+	"strings"
 )
+
+// MaxMessageBytes is how much of PAYJS's message a [Result] keeps: PAYJS
+// documents 32 characters, and more would fill every result and log line.
+const MaxMessageBytes = 256
 
 // ParseResponse decodes a PAYJS answer into its top-level fields, as the
 // strings PAYJS signs: JSON strings unquoted, numbers as their literal
@@ -18,7 +22,7 @@ func ParseResponse(body []byte) (fields map[string]string, sign string, err erro
 	if len(body) == 0 || body[0] != '{' {
 		return nil, "", fmt.Errorf("response is not a JSON object")
 	}
-	var raw map[string]rawValue
+	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, "", fmt.Errorf("response is not valid JSON")
 	}
@@ -28,12 +32,10 @@ func ParseResponse(body []byte) (fields map[string]string, sign string, err erro
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", fieldName(name), err)
 		}
-		if name == "sign" {
-			sign = s
-			continue
-		}
 		fields[name] = s
 	}
+	sign = fields["sign"]
+	delete(fields, "sign")
 	return fields, sign, nil
 }
 
@@ -41,37 +43,15 @@ func ParseResponse(body []byte) (fields map[string]string, sign string, err erro
 // the raw upstream body, which is never echoed: only a short, plain name
 // is quoted.
 func fieldName(name string) string {
-	if len(name) == 0 || len(name) > 32 {
+	if len(name) == 0 || len(name) > 32 || strings.ContainsFunc(name, func(r rune) bool { return r != '_' && !isAlnum(r) }) {
 		return "a field"
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c != '_' && !isAlnum(c) {
-			return "a field"
-		}
 	}
 	return "field " + strconv.Quote(name)
 }
 
-// rawValue is a JSON value as a slice of the body being parsed, where
-// json.RawMessage would copy it: the body outlives the parse and nothing
-// writes to it.
-type rawValue []byte
-
-// UnmarshalJSON keeps b, a slice of the input of json.Unmarshal.
-func (r *rawValue) UnmarshalJSON(b []byte) error {
-	*r = b
-	return nil
-}
-
-func scalar(v rawValue) (string, error) {
+func scalar(v json.RawMessage) (string, error) {
 	switch {
-	case len(v) == 0:
-		return "", fmt.Errorf("empty value")
-	case v[0] == '"':
-		if s, ok := plainString(v); ok {
-			return s, nil
-		}
+	case v[0] == '"': // json.Unmarshal never leaves a value empty
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return "", fmt.Errorf("bad string")
@@ -89,26 +69,6 @@ func scalar(v rawValue) (string, error) {
 	return "", fmt.Errorf("nested objects and arrays are not part of a close response")
 }
 
-// plainString returns the content of a JSON string literal that needs no
-// unescaping: no backslash, no control character, valid UTF-8 (which
-// json.Unmarshal would otherwise rewrite to U+FFFD). Close answers are
-// mostly such strings; anything else takes json.Unmarshal.
-func plainString(v rawValue) (string, bool) {
-	if len(v) < 2 || v[len(v)-1] != '"' {
-		return "", false
-	}
-	in := v[1 : len(v)-1]
-	for _, c := range in {
-		if c == '\\' || c == '"' || c < 0x20 {
-			return "", false
-		}
-	}
-	if !utf8.Valid(in) {
-		return "", false
-	}
-	return string(in), true
-}
-
 // parse turns the body of an HTTP 200 answer into a Result or an *Error.
 func (c *Client) parse(body []byte, orderID string) (*Result, *Error) {
 	bad := func(msg string) *Error { return &Error{Kind: KindBadResponse, Msg: msg} }
@@ -122,31 +82,41 @@ func (c *Client) parse(body []byte, orderID string) (*Result, *Error) {
 	case "1":
 		res.ReturnCode = 1
 	case "0":
-		res.ReturnCode = 0
 	case "":
 		return nil, bad("response has no return_code")
 	default:
 		return nil, bad("response has a return_code other than 0 or 1")
 	}
+	// PAYJS's message is return_msg, or msg where an API names it so.
 	msg, ok := fields["return_msg"]
-	if !ok {
-		return nil, bad("response has no return_msg")
+	if m, has := fields["msg"]; has && msg == "" {
+		msg, ok = m, true
 	}
-	res.ReturnMsg = msg
+	if !ok {
+		return nil, bad("response has neither return_msg nor msg")
+	}
+	// Decoded JSON is valid UTF-8: what the cut leaves invalid is the
+	// part of a character at the end.
+	res.ReturnMsg = strings.ToValidUTF8(msg[:min(len(msg), MaxMessageBytes)], "")
 	if id, ok := fields["payjs_order_id"]; ok && id != "" && id != orderID {
 		return nil, bad("response is for another payjs_order_id")
 	}
-	if sign != "" {
-		// A wrong signature is never a success, and a rejection that
-		// claims a signature must carry the right one too: both mean
-		// the answer did not come from PAYJS as sent.
-		if !VerifySign(fields, c.key, sign) {
-			return nil, &Error{Kind: KindBadResponse, Msg: "response signature does not verify"}
-		}
-		res.Verified = true
-	}
+	var refusal Kind
 	if res.ReturnCode == 0 {
-		return nil, &Error{Kind: KindRejected, Msg: "PAYJS refused to close the order: " + res.ReturnMsg, Result: res}
+		refusal = RefusalKind(res.ReturnMsg)
+	}
+	if sign != "" {
+		// Over the fields as received, the whole message included. A
+		// wrong signature is never a success, and a refusal that claims a
+		// signature must carry the right one too, except a key mismatch:
+		// under the wrong key, PAYJS's own signature cannot verify.
+		res.Verified = VerifySign(fields, c.key, sign)
+		if !res.Verified && refusal != KindKeyMismatch {
+			return nil, bad("response signature does not verify")
+		}
+	}
+	if refusal != "" {
+		return nil, &Error{Kind: refusal, Msg: "PAYJS refused to close the order: " + res.ReturnMsg, Result: res}
 	}
 	if !res.Verified && c.requireSign {
 		return nil, bad("response has no signature and signatures are required")

@@ -1,11 +1,14 @@
 package payjs_test
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
 
 	"github.com/payjs-close/payjs-close/payjs"
+	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 
 func TestParseResponse(t *testing.T) {
@@ -50,6 +53,45 @@ func TestParseResponse(t *testing.T) {
 			}
 			if !maps.Equal(fields, tc.fields) || sign != tc.sign {
 				t.Errorf("got %q sign %q, want %q sign %q", fields, sign, tc.fields, tc.sign)
+			}
+		})
+	}
+}
+
+// PAYJS's message is verified whole, then cut to MaxMessageBytes on a
+// character boundary; a refusal is classified by what the Result keeps.
+func TestCloseClipsMessage(t *testing.T) {
+	x := strings.Repeat
+	tests := []struct {
+		name, code, msg, want string
+		kind                  payjs.Kind // "" for a success
+	}{
+		{"exactly the limit", "0", x("x", 256), x("x", 256), payjs.KindRejected},
+		{"ASCII", "0", x("x", 300), x("x", 256), payjs.KindRejected},
+		{"60 KB of three-byte characters", "0", x("很", 20000), x("很", 85), payjs.KindRejected},
+		{"four-byte characters", "0", x("😀", 100), x("😀", 64), payjs.KindRejected},
+		{"marker kept", "0", "订单已关闭" + x("x", 300), "订单已关闭" + x("x", 256-len("订单已关闭")), payjs.KindAlreadyClosed},
+		{"marker past the cut", "0", x("x", 300) + "订单已关闭", x("x", 256), payjs.KindRejected},
+		{"success", "1", x("好", 1000), x("好", 85), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSim(t)
+			body := signedBody(payjstest.DemoKey, "return_code", tc.code, "return_msg", tc.msg, "payjs_order_id", unpaid1)
+			srv.Inject(payjstest.Fault{Kind: payjstest.FaultBody, Body: body})
+			res, err := newClient(t, srv).CloseOrder(context.Background(), unpaid1)
+			if payjs.KindOf(err) != tc.kind {
+				t.Fatalf("CloseOrder: %v, want kind %q", err, tc.kind)
+			}
+			var pe *payjs.Error
+			if errors.As(err, &pe) {
+				res = pe.Result
+				if len(err.Error()) > payjs.MaxMessageBytes+100 {
+					t.Errorf("error message of %d bytes", len(err.Error()))
+				}
+			}
+			if res == nil || res.ReturnMsg != tc.want || !res.Verified {
+				t.Fatalf("Result %+v, want the message cut to %d bytes, verified", res, len(tc.want))
 			}
 		})
 	}

@@ -24,11 +24,7 @@ type vector struct {
 	Sign         string            `json:"sign"`
 }
 
-// sharedVectors is the project's shared vector file as CI lays it out:
-// the shared/ directory beside the repository.
-var sharedVectors = filepath.Join("..", "..", "shared", "vectors", "payjs_sign.json")
-
-func loadVectors(t *testing.T, path string) ([]vector, []byte) {
+func loadVectors(t *testing.T, path string) []vector {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -50,32 +46,14 @@ func loadVectors(t *testing.T, path string) ([]vector, []byte) {
 		}
 		seen[v.Name] = true
 	}
-	return vs, raw
+	return vs
 }
 
-// TestSignVectors checks every vector of the committed copy and, when the
-// repository sits beside shared/ (as in CI), of the shared file too.
+// TestSignVectors checks every vector of testdata/payjs_sign.json.
 func TestSignVectors(t *testing.T) {
-	files := map[string]string{"copy": filepath.Join("testdata", "payjs_sign.json")}
-	if _, err := os.Stat(sharedVectors); err == nil {
-		files["shared"] = sharedVectors
-	} else {
-		t.Logf("%s not found (%v): testdata/payjs_sign.json, a copy of it, is authoritative", sharedVectors, err)
-	}
-	var raws [][]byte
-	for _, label := range []string{"copy", "shared"} {
-		file, ok := files[label]
-		if !ok {
-			continue
-		}
-		vs, raw := loadVectors(t, file)
-		raws = append(raws, raw)
-		for _, v := range vs {
-			t.Run(label+"/"+v.Name, func(t *testing.T) { checkVector(t, v) })
-		}
-	}
-	if len(raws) == 2 && !bytes.Equal(raws[0], raws[1]) {
-		t.Logf("testdata/payjs_sign.json differs from %s: both were checked; refresh the copy", sharedVectors)
+	vs := loadVectors(t, filepath.Join("testdata", "payjs_sign.json"))
+	for _, v := range vs {
+		t.Run(v.Name, func(t *testing.T) { checkVector(t, v) })
 	}
 }
 
@@ -210,6 +188,9 @@ func TestKind(t *testing.T) {
 		retryable bool
 	}{
 		{payjs.KindInvalidInput, false},
+		{payjs.KindAlreadyClosed, false},
+		{payjs.KindPaid, false},
+		{payjs.KindKeyMismatch, true},
 		{payjs.KindRejected, false},
 		{payjs.KindBadResponse, true},
 		{payjs.KindUnavailable, true},
@@ -231,13 +212,23 @@ func TestKind(t *testing.T) {
 	}
 }
 
-func TestCloseSignIsSignOfTheOneField(t *testing.T) {
-	for _, id := range []string{"2019043012232600733973651", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6", "1", "0", "00"} {
-		for _, key := range []string{"testkey123", "5f4dcc3b5aa765d61d8327deb882cf99"} {
-			want := payjs.Sign(map[string]string{"payjs_order_id": id}, key)
-			if got := payjs.CloseSign(id, key); got != want {
-				t.Errorf("CloseSign(%q) = %s, want Sign's %s", id, got, want)
-			}
+func TestRefusalKind(t *testing.T) {
+	for msg, want := range map[string]payjs.Kind{
+		"订单已关闭":         payjs.KindAlreadyClosed,
+		"该订单已关闭，请勿重复操作": payjs.KindAlreadyClosed,
+		"订单已支付":         payjs.KindPaid,
+		"订单已支付，无法关闭":    payjs.KindPaid,
+		"签名错误":          payjs.KindKeyMismatch,
+		"sign 签名校验失败":   payjs.KindKeyMismatch,
+		"订单不存在":         payjs.KindRejected,
+		"订单已超过30天，无法关闭": payjs.KindRejected,
+		"关闭失败":          payjs.KindRejected,
+		"":              payjs.KindRejected,
+		"SIGN ERROR":    payjs.KindRejected,
+		"订单已支付或已关闭":     payjs.KindPaid, // the first entry wins: never a success by mistake
+	} {
+		if got := payjs.RefusalKind(msg); got != want {
+			t.Errorf("RefusalKind(%q) = %s, want %s", msg, got, want)
 		}
 	}
 }

@@ -331,8 +331,8 @@ func TestEndToEndColdStartLoadsTheKeyOnceAndReusesOneConnection(t *testing.T) {
 	if n := st.Moto.Calls("GetSecretValue"); n != 1 {
 		t.Errorf("the cold start made %d GetSecretValue calls, want 1", n)
 	}
-	// Init warms the PAYJS connection (HEAD /) while it loads the key;
-	// the close then reuses that connection.
+	// Init connects to PAYJS (payjs.Warm: no request) while it loads the
+	// key; the close then goes out on that connection.
 	if !strings.Contains(out.String(), `"message":"init","key_loaded":true`) || !strings.Contains(out.String(), `"payjs_warm":true`) {
 		t.Errorf("no init log line with key_loaded and payjs_warm true")
 	}

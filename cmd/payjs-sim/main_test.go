@@ -64,14 +64,14 @@ func TestRunServesDemoDataAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	res, err := c.Close(ctx, "2026112500000000000000000001")
+	res, err := c.CloseOrder(ctx, "2026112500000000000000000001")
 	if err != nil || !res.Verified {
 		t.Errorf("close demo order 1: %+v, %v; want a verified success", res, err)
 	}
-	if _, err := c.Close(ctx, "2026112500000000000000000010"); payjs.KindOf(err) != payjs.KindRejected {
-		t.Errorf("close the paid demo order: %v, want rejected", err)
+	if _, err := c.CloseOrder(ctx, "2026112500000000000000000010"); payjs.KindOf(err) != payjs.KindPaid {
+		t.Errorf("close the paid demo order: %v, want paid", err)
 	}
-	if _, err := c.Close(ctx, "2026112500000000000000000503"); payjs.KindOf(err) != payjs.KindUnavailable {
+	if _, err := c.CloseOrder(ctx, "2026112500000000000000000503"); payjs.KindOf(err) != payjs.KindUnavailable {
 		t.Errorf("close demo order ...0503: %v, want unavailable", err)
 	}
 
@@ -108,7 +108,7 @@ func TestRunLatency(t *testing.T) {
 	url, stop := started(t, "-addr", "127.0.0.1:0", "-latency", "100ms")
 	c, _ := payjs.NewClient(payjstest.DemoKey, payjs.WithBaseURL(url))
 	start := time.Now()
-	if _, err := c.Close(context.Background(), "2026112500000000000000000002"); err != nil {
+	if _, err := c.CloseOrder(context.Background(), "2026112500000000000000000002"); err != nil {
 		t.Errorf("close: %v", err)
 	}
 	if d := time.Since(start); d < 100*time.Millisecond {

@@ -13,7 +13,10 @@ import (
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
-// PAYJS's return_msg values, as the simulator answers them.
+// PAYJS's return_msg values, as the simulator answers them. Those of
+// return_code 0 hold the markers of [payjs.Refusals]: MsgAlreadyClosed is
+// [payjs.KindAlreadyClosed], MsgAlreadyPaid [payjs.KindPaid], MsgBadSign
+// [payjs.KindKeyMismatch], and the others [payjs.KindRejected].
 const (
 	// MsgSuccess is the return_msg of a close that succeeded.
 	MsgSuccess = "SUCCESS"
@@ -105,7 +108,7 @@ func (s *Server) serveClose(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if s.gatewayFault(w, r, f, &e) {
+		if !f.AfterClose && s.gatewayFault(w, r, f, &e) {
 			e.outcome = OutcomeFault
 			return
 		}
@@ -127,6 +130,9 @@ func (s *Server) serveClose(w http.ResponseWriter, r *http.Request) {
 
 	a, status, outcome := s.close(form)
 	e.outcome = outcome
+	if faulty && f.AfterClose && s.gatewayFault(w, r, f, &e) {
+		return // PAYJS's answer is lost behind the fault
+	}
 	if status != http.StatusOK {
 		e.status = status
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -20,17 +20,17 @@ func ExampleNewServer() {
 	}
 	ctx := context.Background()
 
-	res, err := c.Close(ctx, "2026112500000000000000000001")
+	res, err := c.CloseOrder(ctx, "2026112500000000000000000001")
 	fmt.Println(res.ReturnCode, res.ReturnMsg, res.Verified, err)
 
-	_, err = c.Close(ctx, "2026112500000000000000000001")
+	_, err = c.CloseOrder(ctx, "2026112500000000000000000001")
 	fmt.Println(payjs.KindOf(err), err)
 
 	o, _ := srv.Order("2026112500000000000000000001")
 	fmt.Println(o.State, srv.Requests(), "requests on", srv.Connections(), "connection")
 	// Output:
 	// 1 SUCCESS true <nil>
-	// rejected payjs: PAYJS refused to close the order: 订单已关闭
+	// already_closed payjs: PAYJS refused to close the order: 订单已关闭
 	// closed 2 requests on 1 connection
 }
 
@@ -46,7 +46,7 @@ func ExampleServer_Inject() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := c.Close(context.Background(), payjstest.DemoOrderUnpaid(1))
+	res, err := c.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(1))
 	fmt.Println(res.ReturnMsg, res.Attempts, err)
 	// Output:
 	// SUCCESS 3 <nil>

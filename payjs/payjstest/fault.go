@@ -10,7 +10,8 @@ import (
 // Some faults stand for trouble in front of PAYJS (a gateway, a CDN, the
 // network): the request never reaches PAYJS and the order is untouched.
 // Others stand for trouble on the way back: PAYJS handles the close (an
-// unpaid order is closed) and the answer is damaged. Each kind says which.
+// unpaid order is closed) and the answer is damaged. Each kind says which;
+// [Fault.AfterClose] moves the first sort behind PAYJS.
 type FaultKind int
 
 // The kinds of fault.
@@ -44,7 +45,8 @@ const (
 	// FaultDrop closes the connection without answering. Order untouched.
 	FaultDrop
 	// FaultBody answers HTTP Status (200 if zero) with Body as it is, as
-	// application/json: for answers of a wrong shape. Order untouched.
+	// application/json: for answers of a wrong shape, a refusal in "msg"
+	// instead of "return_msg", or a 60 KB return_msg. Order untouched.
 	FaultBody
 )
 
@@ -91,4 +93,9 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Body is the answer of FaultBody.
 	Body string
+	// AfterClose makes an order-untouched kind (FaultStatus, FaultHTML,
+	// FaultInvalidJSON, FaultBody, FaultDrop) strike after PAYJS handled
+	// the close: the order is closed, as by a gateway that lost PAYJS's
+	// answer. A client that asks again is told [MsgAlreadyClosed].
+	AfterClose bool
 }

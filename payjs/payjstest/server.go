@@ -5,20 +5,22 @@
 // POST /api/close as PAYJS does: it looks the order up, verifies the
 // request's signature under the order's merchant key, and answers
 // return_code 1 "SUCCESS", signed, or return_code 0 with PAYJS's Chinese
-// reason (see [MsgBadSign] and the other Msg constants). Closing an unpaid
-// order closes it. HEAD and GET "/" answer 200, for [payjs.Warm].
+// reason (see [MsgBadSign] and the other Msg constants), which
+// [payjs.Refusals] classifies. Closing an unpaid order closes it. HEAD and
+// GET "/" answer 200, for health checks.
 //
 // [Server.Inject] makes the next requests misbehave (latency, HTTP 5xx or
 // 429, HTML, invalid JSON, truncated or oversized bodies, wrong or missing
-// signatures, dropped connections); [Server.Requests] and
-// [Server.Connections] count what clients did.
+// signatures, dropped connections), before PAYJS handles them or, with
+// [Fault.AfterClose], after; [Server.Requests] and [Server.Connections]
+// count what clients did.
 //
 //	srv := payjstest.NewServer()
 //	defer srv.Close()
 //	srv.AddMerchant("1528140051", "merchant-key")
 //	srv.AddOrder(payjstest.Order{ID: "2026112500000000000000000001", MchID: "1528140051"})
 //	c, _ := payjs.NewClient("merchant-key", payjs.WithBaseURL(srv.URL))
-//	res, err := c.Close(ctx, "2026112500000000000000000001")
+//	res, err := c.CloseOrder(ctx, "2026112500000000000000000001")
 //
 // Every method of a Server is safe for concurrent use, including while
 // requests are being served.
@@ -290,7 +292,7 @@ func (s *Server) takeFault() (Fault, bool) {
 	return f, true
 }
 
-// serveRoot answers "/" (HEAD or GET, as payjs.Warm sends) and 404s the
+// serveRoot answers "/" (HEAD or GET, for health checks) and 404s the
 // rest.
 func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()

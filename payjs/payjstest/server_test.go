@@ -151,7 +151,7 @@ func TestCloseAnswersLikePAYJS(t *testing.T) {
 	}
 }
 
-// The simulator signs its answers exactly as the shared vectors say
+// The simulator signs its answers exactly as payjs/testdata's vectors say
 // PAYJS does (vectors resp_close_success and resp_close_fail_cn).
 func TestAnswersMatchVectors(t *testing.T) {
 	srv := payjstest.NewServer()
@@ -354,6 +354,21 @@ func TestFaults(t *testing.T) {
 				t.Errorf("HTTP %d %q, want 200 and the body as given", r.status, r.body)
 			}
 		}, false},
+		{"status 502 after the close", payjstest.Fault{Kind: payjstest.FaultStatus, Status: 502, AfterClose: true}, func(t *testing.T, r reply) {
+			if r.status != 502 || !bytes.Contains(r.body, []byte("<html")) {
+				t.Errorf("HTTP %d %q, want a 502 page", r.status, r.body)
+			}
+		}, true},
+		{"drop after the close", payjstest.Fault{Kind: payjstest.FaultDrop, AfterClose: true}, func(t *testing.T, r reply) {
+			if r.err == nil {
+				t.Errorf("HTTP %d, want the connection dropped", r.status)
+			}
+		}, true},
+		{"body after the close", payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"x"}`, AfterClose: true}, func(t *testing.T, r reply) {
+			if r.status != 200 || string(r.body) != `{"return_code":0,"msg":"x"}` {
+				t.Errorf("HTTP %d %q, want 200 and the body as given", r.status, r.body)
+			}
+		}, true},
 		{"latency", payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 30 * time.Millisecond}, func(t *testing.T, r reply) {
 			if d := decode(t, r); d.ReturnCode != 1 || !verifies(t, r, key) {
 				t.Errorf("answer %s, want a signed success", r.body)
@@ -507,13 +522,13 @@ func TestTLSServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Close(context.Background(), payjstest.DemoOrderUnpaid(1))
+	res, err := c.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(1))
 	if err != nil || !res.Verified {
 		t.Fatalf("Close over TLS = %+v, %v; want a verified success", res, err)
 	}
 	// An ordinary client does not trust the test certificate.
 	plain, _ := payjs.NewClient(payjstest.DemoKey, payjs.WithBaseURL(srv.URL), payjs.WithMaxAttempts(1))
-	if _, err := plain.Close(context.Background(), payjstest.DemoOrderUnpaid(2)); payjs.KindOf(err) != payjs.KindUnavailable {
+	if _, err := plain.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(2)); payjs.KindOf(err) != payjs.KindUnavailable {
 		t.Errorf("Close with an untrusting client: %v, want %s", err, payjs.KindUnavailable)
 	}
 	if got := srv.Connections(); got != 2 {
@@ -536,7 +551,7 @@ func TestConcurrentCloses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Close(context.Background(), id)
+			_, err := c.CloseOrder(context.Background(), id)
 			results <- err
 			// Reading state while requests are served must be race-free.
 			srv.Order(id)
@@ -552,14 +567,14 @@ func TestConcurrentCloses(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case payjs.KindOf(err) == payjs.KindRejected:
+		case payjs.KindOf(err) == payjs.KindAlreadyClosed:
 			rejected++
 		default:
 			t.Errorf("unexpected error %v", err)
 		}
 	}
 	if ok != 1 || rejected != n-1 {
-		t.Errorf("%d successes and %d rejections, want 1 and %d", ok, rejected, n-1)
+		t.Errorf("%d successes and %d already closed, want 1 and %d", ok, rejected, n-1)
 	}
 }
 
@@ -634,4 +649,52 @@ func TestInjectUnknownKindPanics(t *testing.T) {
 		}
 	}()
 	srv.Inject(payjstest.Fault{})
+}
+
+// The simulator's messages classify through payjs.Refusals as PAYJS's
+// do, and every entry of the table is answered by some message.
+func TestMessagesClassify(t *testing.T) {
+	messages := map[string]payjs.Kind{
+		payjstest.MsgAlreadyClosed:                   payjs.KindAlreadyClosed,
+		payjstest.MsgAlreadyPaid:                     payjs.KindPaid,
+		payjstest.MsgBadSign:                         payjs.KindKeyMismatch,
+		payjstest.MsgNotFound:                        payjs.KindRejected,
+		payjstest.MsgExpired:                         payjs.KindRejected,
+		payjstest.MsgMissingParam + "sign":           payjs.KindRejected,
+		payjstest.MsgMissingParam + "payjs_order_id": payjs.KindRejected,
+	}
+	answered := map[payjs.Kind]bool{}
+	for msg, want := range messages {
+		got := payjs.RefusalKind(msg)
+		if got != want {
+			t.Errorf("RefusalKind(%q) = %s, want %s", msg, got, want)
+		}
+		answered[got] = true
+	}
+	for _, r := range payjs.Refusals {
+		if !answered[r.Kind] {
+			t.Errorf("no simulator message is classified %s (marker %q)", r.Kind, r.Marker)
+		}
+	}
+
+	// Through the client, each refusal of the simulator has its kind.
+	srv := payjstest.NewServer(payjstest.WithDemoData())
+	defer srv.Close()
+	for _, tc := range []struct {
+		id, key string
+		want    payjs.Kind
+	}{
+		{payjstest.DemoOrderClosed, payjstest.DemoKey, payjs.KindAlreadyClosed},
+		{payjstest.DemoOrderPaid, payjstest.DemoKey, payjs.KindPaid},
+		{payjstest.DemoOrderUnpaid(1), "not-the-merchant-key", payjs.KindKeyMismatch},
+		{payjstest.DemoOrderExpired, payjstest.DemoKey, payjs.KindRejected},
+	} {
+		c, err := payjs.NewClient(tc.key, payjs.WithBaseURL(srv.URL), payjs.WithHTTPClient(srv.Client()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CloseOrder(context.Background(), tc.id); payjs.KindOf(err) != tc.want {
+			t.Errorf("close %s: %v, want %s", tc.id, err, tc.want)
+		}
+	}
 }

@@ -1369,7 +1369,7 @@ func TestTLSVerificationCannotBeTurnedOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := c.Close(context.Background(), id); err != nil || !res.Verified {
+	if res, err := c.CloseOrder(context.Background(), id); err != nil || !res.Verified {
 		t.Fatalf("close with a client trusting the simulator: %+v, %v", res, err)
 	}
 }
