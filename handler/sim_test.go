@@ -96,8 +96,9 @@ func TestEveryUpstreamErrorCodeAgainstTheSimulator(t *testing.T) {
 		upstream  bool
 		returnMsg string
 	}{
-		{name: "already paid", order: payjstest.DemoOrderPaid, code: CodePayjsRejected, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
-		{name: "already closed", order: payjstest.DemoOrderClosed, code: CodePayjsRejected, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyClosed},
+		{name: "already paid", order: payjstest.DemoOrderPaid, code: CodeOrderPaid, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
+		{name: "refusal in msg", fault: &payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"订单已支付"}`}, order: payjstest.DemoOrderUnpaid(1), code: CodeOrderPaid, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
+		{name: "key mismatch", order: payjstest.DemoOrderUnpaid(1), code: CodeKeyMismatch, attempts: 1, upstream: true, returnMsg: payjstest.MsgBadSign},
 		{name: "older than 30 days", order: payjstest.DemoOrderExpired, code: CodePayjsRejected, attempts: 1, upstream: true, returnMsg: payjstest.MsgExpired},
 		{name: "unknown order", order: "2026112599999999999999999999", code: CodePayjsRejected, attempts: 1, upstream: true},
 		{name: "wrong signature", fault: &payjstest.Fault{Kind: payjstest.FaultWrongSign}, order: payjstest.DemoOrderUnpaid(1), code: CodePayjsBadResponse, attempts: 1},
@@ -109,6 +110,9 @@ func TestEveryUpstreamErrorCodeAgainstTheSimulator(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			hs, sim := simHarness(t, tc.opts...)
+			if tc.code == CodeKeyMismatch {
+				sim.AddMerchant(payjstest.DemoMchID, "the-key-the-merchant-set-at-payjs")
+			}
 			if tc.fault != nil {
 				sim.Inject(*tc.fault)
 			}
@@ -181,5 +185,38 @@ func TestWarmInvokesReuseOneConnection(t *testing.T) {
 	}
 	if c := sim.Connections(); c != 1 {
 		t.Errorf("9 sequential closes opened %d connections, want 1", c)
+	}
+}
+
+// TestAlreadyClosedAgainstTheSimulator: a close is idempotent. Closing a
+// closed order succeeds, and a close whose answer was lost after PAYJS
+// applied it ends already_closed when it is tried again: within the same
+// invoke for an HTTP 502 (retried by the client), at the caller's retry
+// for an answer cut short (retryable, not retried within the close).
+func TestAlreadyClosedAgainstTheSimulator(t *testing.T) {
+	hs, sim := simHarness(t)
+	r, status, lerr := hs.answer(t, EventHTTPAPI, event(t, "http-api.json", setPathID(payjstest.DemoOrderClosed)))
+	if lerr || !r.OK || r.Status != StatusAlreadyClosed || status != http.StatusOK || r.Upstream == nil || r.Upstream.ReturnMsg != payjstest.MsgAlreadyClosed {
+		t.Errorf("closed order: %d %+v", status, r)
+	}
+
+	sim.Inject(payjstest.Fault{Kind: payjstest.FaultStatus, Status: http.StatusBadGateway, AfterClose: true})
+	r, _, lerr = hs.answer(t, EventDirect, direct(payjstest.DemoOrderUnpaid(1)))
+	if lerr || r.Status != StatusAlreadyClosed || r.Attempts != 2 {
+		t.Errorf("502 after the close: %+v, want already_closed after 2 attempts", r)
+	}
+
+	id := payjstest.DemoOrderUnpaid(2)
+	sim.Inject(payjstest.Fault{Kind: payjstest.FaultTruncated})
+	r, _, lerr = hs.answer(t, EventDirect, direct(id))
+	if !lerr || r.code() != CodePayjsBadResponse {
+		t.Fatalf("answer cut short: %+v, want a retryable payjs_bad_response", r)
+	}
+	if o, _ := sim.Order(id); o.State != payjstest.StateClosed {
+		t.Fatalf("the order is %v, want closed by the first try", o.State)
+	}
+	r, _, lerr = hs.answer(t, EventDirect, direct(id)) // the caller's retry
+	if lerr || !r.OK || r.Status != StatusAlreadyClosed {
+		t.Errorf("retry after a lost answer: %+v, want already_closed", r)
 	}
 }

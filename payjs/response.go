@@ -115,11 +115,13 @@ func (c *Client) parse(body []byte, orderID string) (*Result, *Error) {
 			return nil, bad("response signature does not verify")
 		}
 	}
+	// An already-closed answer is a success to the caller: with
+	// signatures required, it needs one as a success does.
+	if !res.Verified && c.requireSign && (refusal == "" || refusal == KindAlreadyClosed) {
+		return nil, bad("response has no signature and signatures are required")
+	}
 	if refusal != "" {
 		return nil, &Error{Kind: refusal, Msg: "PAYJS refused to close the order: " + res.ReturnMsg, Result: res}
-	}
-	if !res.Verified && c.requireSign {
-		return nil, bad("response has no signature and signatures are required")
 	}
 	return res, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -69,18 +68,6 @@ func smokeRun(t *testing.T, getenv func(string) string, args ...string) (stdout,
 	return out.String(), errOut.String(), err
 }
 
-// classifyingClient skips a test that needs the payjs client to classify
-// PAYJS's messages (already closed, paid, signature) while this branch
-// still stands in for the payjs branch with payjs/kinds_tmp.go, whose
-// client reports every refusal as KindRejected. Once the payjs branch has
-// landed and the stand-in is gone, these tests run, and must pass.
-func classifyingClient(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("../../payjs/kinds_tmp.go"); err == nil {
-		t.Skip("payjs/kinds_tmp.go stands in for the payjs branch: its client does not classify PAYJS's messages yet")
-	}
-}
-
 func wantContains(t *testing.T, out string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
@@ -91,7 +78,6 @@ func wantContains(t *testing.T, out string, wants ...string) {
 }
 
 func TestClosedThenAlreadyClosed(t *testing.T) {
-	classifyingClient(t)
 	srv := sim(t, payjstest.StateUnpaid)
 	out, _, err := smokeRun(t, merchantEnv(key), "-order", order, "-base-url", srv.URL)
 	if err != nil {
@@ -116,7 +102,6 @@ func TestClosedThenAlreadyClosed(t *testing.T) {
 }
 
 func TestPaidOrder(t *testing.T) {
-	classifyingClient(t)
 	srv := sim(t, payjstest.StatePaid)
 	out, _, err := smokeRun(t, merchantEnv(key), "-order", order, "-base-url", srv.URL)
 	if err == nil {
@@ -129,7 +114,6 @@ func TestPaidOrder(t *testing.T) {
 }
 
 func TestWrongKey(t *testing.T) {
-	classifyingClient(t)
 	srv := sim(t, payjstest.StateUnpaid)
 	out, _, err := smokeRun(t, merchantEnv("not-the-merchant-key"), "-order", order, "-base-url", srv.URL)
 	if err == nil {
