@@ -72,10 +72,18 @@ bench: $(RIE) ## Go benchmarks, then cold/warm starts under the emulator beside 
 	$(GO) test ./handler -run '^$$' -bench SQSBatchSlowPAYJS -benchmem -cpu 1 -count 3
 	$(GO) run ./cmd/bench
 
+# The version the bootstrap reports (User-Agent, init log line): the nearest tag, else the
+# commit; "dev" where there is no git or no repository, as in the copy of the source that
+# `sam build` makes unless it builds in source (samconfig.toml: build_in_source).
+# Override with `make build VERSION=1.2.3` or `VERSION=1.2.3 sam build`.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 # SAM's makefile builder calls build-<LogicalId> with ARTIFACTS_DIR set.
 .PHONY: build-CloseOrderFunction
 build-CloseOrderFunction:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/closeorder
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath \
+	  -ldflags "$(LDFLAGS) -X github.com/payjs-close/payjs-close/payjs.Version=$(VERSION)" \
+	  -o $(ARTIFACTS_DIR)/bootstrap ./cmd/closeorder
 
 .PHONY: build
 build: ## build the linux/arm64 bootstrap into .build/ as SAM would
