@@ -15,6 +15,7 @@ package wire
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -482,6 +483,13 @@ func (s *stack) close(t *testing.T, v via, id string, timeout time.Duration) ans
 // want ("" for a close): its shape, its code and whether it is retryable.
 func expect(t *testing.T, v via, id string, a answer, want handler.Code) {
 	t.Helper()
+	expectStatus(t, v, id, a, want, handler.StatusClosed)
+}
+
+// expectStatus is expect for a success whose status is ok (closed or
+// already_closed).
+func expectStatus(t *testing.T, v via, id string, a answer, want handler.Code, ok string) {
+	t.Helper()
 	if a.plainErr != nil {
 		t.Fatalf("%s: untyped error %v", v, a.plainErr)
 	}
@@ -518,8 +526,8 @@ func expect(t *testing.T, v via, id string, a answer, want handler.Code) {
 	}
 	r := a.res
 	if want == "" {
-		if !r.OK || r.Status != handler.StatusClosed || r.Failure != nil || r.PayjsOrderID != id {
-			t.Errorf("%s: result %+v, want closed", v, r)
+		if !r.OK || r.Status != ok || r.Failure != nil || r.PayjsOrderID != id {
+			t.Errorf("%s: result %+v, want %s", v, r, ok)
 		}
 		return
 	}
@@ -562,7 +570,9 @@ func TestPAYJSFaults(t *testing.T) {
 		inject   func(*payjstest.Server)  // before each invocation
 		timeout  time.Duration            // the invocation's deadline (default 10s)
 		refused  bool                     // PAYJS_BASE_URL is a closed loopback port
-		code     handler.Code             // "" = closed
+		code     handler.Code             // "" = a success
+		status   string                   // of a success (default closed)
+		payjsKey string                   // the merchant's key at PAYJS, when not the secret's
 		verified bool                     // for a close
 		requests int                      // PAYJS requests per invocation (= attempts)
 		after    payjstest.State          // the order's state at PAYJS afterwards
@@ -629,10 +639,28 @@ func TestPAYJSFaults(t *testing.T) {
 					t.Errorf("returned %v before the deadline, want at least 50ms", a.left)
 				}
 			}},
-		{name: "return_code_0_never_retried", state: paid, code: handler.CodePayjsRejected, requests: 1, after: paid,
+		{name: "paid_order_is_final", state: paid, code: handler.CodeOrderPaid, requests: 1, after: paid,
 			check: func(t *testing.T, a answer) {
-				if a.res.Upstream == nil || a.res.Upstream.ReturnCode != 0 || a.res.Message != payjstest.MsgAlreadyPaid {
-					t.Errorf("result %+v, want PAYJS's return_code 0 %q", a.res, payjstest.MsgAlreadyPaid)
+				if a.res.Status != handler.StatusPaid || a.res.Upstream == nil || a.res.Upstream.ReturnCode != 0 || a.res.Upstream.ReturnMsg != payjstest.MsgAlreadyPaid {
+					t.Errorf("result %+v, want status paid and PAYJS's return_code 0 %q", a.res, payjstest.MsgAlreadyPaid)
+				}
+			}},
+		{name: "already_closed_is_success", state: closed, status: handler.StatusAlreadyClosed, verified: true, requests: 1, after: closed},
+		{name: "http_502_after_the_close_then_already_closed", inject: fault(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 502, AfterClose: true}),
+			status: handler.StatusAlreadyClosed, verified: true, requests: 2, after: closed},
+		{name: "key_mismatch", payjsKey: "the-key-the-merchant-set-at-payjs", code: handler.CodeKeyMismatch, requests: 1, after: unpaid,
+			check: func(t *testing.T, a answer) {
+				if a.res.Upstream == nil || a.res.Upstream.ReturnMsg != payjstest.MsgBadSign {
+					t.Errorf("result %+v, want PAYJS's %q", a.res, payjstest.MsgBadSign)
+				}
+			}},
+		{name: "refusal_in_msg", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"订单已支付"}`}),
+			code: handler.CodeOrderPaid, requests: 1, after: unpaid},
+		{name: "refusal_of_60KB_is_clipped", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"return_msg":"` + strings.Repeat("拒绝", 10000) + `"}`}),
+			code: handler.CodePayjsRejected, requests: 1, after: unpaid,
+			check: func(t *testing.T, a answer) {
+				if a.res.Upstream == nil || len(a.res.Upstream.ReturnMsg) > 256 || !strings.HasPrefix(a.res.Upstream.ReturnMsg, "拒绝拒绝") {
+					t.Errorf("return_msg of %d bytes, want at most 256", len(a.res.Upstream.ReturnMsg))
 				}
 			}},
 	}
@@ -646,6 +674,9 @@ func TestPAYJSFaults(t *testing.T) {
 				vars = map[string]string{"PAYJS_BASE_URL": closedPort(t)}
 			}
 			s.build(t, vars)
+			if rw.payjsKey != "" {
+				s.sim.AddMerchant(payjstest.DemoMchID, rw.payjsKey)
+			}
 			timeout := rw.timeout
 			if timeout == 0 {
 				timeout = 10 * time.Second
@@ -659,7 +690,7 @@ func TestPAYJSFaults(t *testing.T) {
 				before := s.sim.Requests()
 				a := s.close(t, v, id, timeout)
 				s.sim.ClearFaults()
-				expect(t, v, id, a, rw.code)
+				expectStatus(t, v, id, a, rw.code, cmp.Or(rw.status, handler.StatusClosed))
 				if n := s.sim.Requests() - before; n != rw.requests {
 					t.Errorf("%s: PAYJS received %d requests, want %d", v, n, rw.requests)
 				}
@@ -1420,9 +1451,8 @@ func TestPlainHTTPBaseURLRefusedAtInit(t *testing.T) {
 // order but its answer was lost on the way back (cut short, over the cap,
 // wrongly signed), the caller is told to retry (payjs_bad_response), and
 // the retry, here SQS's redelivery, gets PAYJS's return_code 0
-// "订单已关闭": payjs_rejected, final, so the message is deleted rather
-// than dead-lettered. The order is closed either way; the log line of the
-// retry says so.
+// "订单已关闭": a success, already_closed, so the message is deleted. A
+// close is idempotent.
 func TestRedeliveryAfterALostAnswerFindsTheOrderClosed(t *testing.T) {
 	t.Parallel()
 	sm := mototest.Start(t)
@@ -1438,10 +1468,10 @@ func TestRedeliveryAfterALostAnswerFindsTheOrderClosed(t *testing.T) {
 				t.Fatalf("order is %v, want closed by the first delivery", got)
 			}
 			a = s.close(t, viaSQS, id, 10*time.Second) // the redelivery
-			expect(t, viaSQS, id, a, handler.CodePayjsRejected)
-			l := s.out.find(t, "close", map[string]any{"error_code": handler.CodePayjsRejected})
+			expect(t, viaSQS, id, a, "")
+			l := s.out.find(t, "close", map[string]any{"outcome": handler.StatusAlreadyClosed})
 			if l == nil || l["return_msg"] != payjstest.MsgAlreadyClosed {
-				t.Errorf("redelivery logged %v, want payjs_rejected %q", l, payjstest.MsgAlreadyClosed)
+				t.Errorf("redelivery logged %v, want already_closed %q", l, payjstest.MsgAlreadyClosed)
 			}
 			if n := s.sim.Requests(); n != 2 {
 				t.Errorf("PAYJS received %d requests, want 2", n)
