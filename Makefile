@@ -20,11 +20,11 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## run the function locally on http://127.0.0.1:3000 against the PAYJS simulator (no AWS, no Docker)
+run: ## run the function locally on http://127.0.0.1:3000 against the PAYJS simulator, scheduled closes in process (no AWS, no Docker)
 	$(GO) run ./cmd/local
 
 .PHONY: invoke
-invoke: $(RIE) ## send EVENT=events/<file>.json through the real bootstrap under the Lambda emulator
+invoke: $(RIE) ## send EVENT=events/<file>.json through the real bootstrap under the Lambda emulator, moto as Secrets Manager and Scheduler
 	$(GO) run ./cmd/local -invoke $(EVENT)
 
 .PHONY: smoke

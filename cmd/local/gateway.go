@@ -37,6 +37,10 @@ type gateway struct {
 
 const maxGatewayBody = 10 << 20 // API Gateway's own payload limit
 
+// localFunctionARN is the function's ARN as the gateway invokes it: the
+// target of the schedules it makes, which the local Scheduler ignores.
+const localFunctionARN = "arn:aws:lambda:us-east-1:123456789012:function:payjs-close"
+
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxGatewayBody+1))
 	if err != nil || len(body) > maxGatewayBody {
@@ -51,7 +55,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"Internal Server Error"}`, http.StatusInternalServerError)
 		return
 	}
-	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: reqID})
+	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: localFunctionARN})
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	out, err := g.fn.Invoke(ctx, payload)
@@ -112,15 +116,21 @@ func (g *gateway) event(r *http.Request, body []byte, reqID string) events.APIGa
 			},
 		},
 	}
-	if r.Method == http.MethodPost {
+	switch r.Method {
+	case http.MethodPost:
 		if r.URL.Path == "/close" {
 			ev.RouteKey = "POST /close"
 		} else if id, ok := ordersPathID(r.URL.Path); ok {
 			ev.RouteKey = "POST /orders/{payjs_order_id}/close"
 			ev.PathParameters = map[string]string{"payjs_order_id": id}
 		}
-		ev.RequestContext.RouteKey = ev.RouteKey
+	case http.MethodDelete:
+		if id, ok := ordersPathID(r.URL.Path); ok {
+			ev.RouteKey = "DELETE /orders/{payjs_order_id}/close"
+			ev.PathParameters = map[string]string{"payjs_order_id": id}
+		}
 	}
+	ev.RequestContext.RouteKey = ev.RouteKey
 	if len(body) > 0 {
 		// Like API Gateway: text bodies pass as they are, others in base64.
 		if utf8.Valid(body) {

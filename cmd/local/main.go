@@ -13,16 +13,26 @@
 //
 //	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000001/close
 //
+// Scheduled closes (close_at, close_after) are kept by a stand-in for
+// EventBridge Scheduler in this process, which invokes the function with
+// the schedule's input when it is due; DELETE on the same route cancels:
+//
+//	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000003/close -d '{"close_after":"90s"}' -H 'Content-Type: application/json'
+//	curl -i -X DELETE http://127.0.0.1:3000/orders/2026112500000000000000000003/close
+//
 // It prints the demo orders and curl lines to try, logs the function's
-// JSON log lines to stdout, and stops on Ctrl-C (SIGINT) or SIGTERM.
+// JSON log lines to stdout, and stops on Ctrl-C (SIGINT) or SIGTERM,
+// dropping the closes not yet due.
 //
 // With -invoke FILE (`make invoke EVENT=FILE`) it sends the event in FILE
 // through the real bootstrap under the Lambda Runtime Interface Emulator
 // (aws-lambda-rie, installed by `make tools`), with moto as Secrets Manager
-// and the simulator as PAYJS, prints the function's answer to stdout
-// (the emulator's and the function's output go to stderr) and exits. A
-// Lambda function error is printed as its error document and is not a
-// failure of the command.
+// and EventBridge Scheduler and the simulator as PAYJS, prints the
+// function's answer to stdout, then each schedule the invoke left in moto
+// (`make invoke EVENT=events/schedule.json`), all as JSON (the emulator's
+// and the function's output go to stderr), and exits. A Lambda function
+// error is printed as its error document and is not a failure of the
+// command.
 //
 // The flags:
 //

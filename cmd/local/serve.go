@@ -44,11 +44,13 @@ func serve(ctx context.Context, addr, payjsAddr string, getenv func(string) stri
 	sim := payjstest.NewServer(payjstest.WithListener(simLn), payjstest.WithDemoData())
 	defer sim.Close()
 
-	h, closeIdle, err := newLocalHandler(sim.URL, getenv, out)
+	sched := newLocalScheduler()
+	h, closeIdle, err := newLocalHandler(sim.URL, getenv, out, sched)
 	if err != nil {
 		return err
 	}
 	defer closeIdle()
+	defer sched.Stop() // before the simulator closes: a close may be firing
 
 	apiURL := "http://" + apiLn.Addr().String()
 	if _, err := io.WriteString(out, banner(apiURL, sim.URL)); err != nil {
@@ -75,6 +77,7 @@ func serve(ctx context.Context, addr, payjsAddr string, getenv func(string) stri
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	sched.Stop()
 	_, err = fmt.Fprintln(out, "stopped")
 	return err
 }
@@ -89,9 +92,11 @@ func (k staticKeys) Get(context.Context) (*secret.Set, error) { return k.set, ni
 func (k staticKeys) Refresh(context.Context) (*secret.Set, error) { return k.set, nil }
 
 // newLocalHandler builds the function as cmd/closeorder's wiring does,
-// with the demo key in place of Secrets Manager and PAYJS at baseURL. Its
-// logs go to out. closeIdle closes the PAYJS connections.
-func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer) (h *handler.Handler, closeIdle func(), err error) {
+// with the demo key in place of Secrets Manager, sched in place of
+// EventBridge Scheduler (on sched's clock), and PAYJS at baseURL; sched
+// invokes the function it returns. Its logs go to out. closeIdle closes
+// the PAYJS connections.
+func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, sched *localScheduler) (h *handler.Handler, closeIdle func(), err error) {
 	cfg, err := handler.LoadConfig(func(name string) string {
 		switch name {
 		case "PAYJS_SECRET_ID":
@@ -109,13 +114,20 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer) 
 		return nil, nil, err
 	}
 	hc := payjs.NewHTTPClient()
+	log := handler.NewLogger(out, cfg.LogLevel)
 	h = handler.New(handler.Deps{
 		Keys:      staticKeys{set},
 		NewCloser: wire.Closers(cfg, hc),
+		// The PAYJS_SCHEDULE_* settings are not needed: the stand-in
+		// invokes this handler, whatever the target and role.
+		Scheduler: sched,
 		// Logs only: the metric lines are for CloudWatch.
-		Obs:            handler.NewObserver(handler.NewLogger(out, cfg.LogLevel), nil),
+		Obs:            handler.NewObserver(log, nil),
 		SQSConcurrency: cfg.SQSConcurrency,
+		Budget:         cfg.Timeout,
+		Now:            sched.now,
 	})
+	sched.fn, sched.log = h, log
 	return h, hc.CloseIdleConnections, nil
 }
 
@@ -154,14 +166,26 @@ func banner(apiURL, simURL string) string {
 	}
 	closeURL := func(id string) string { return apiURL + "/orders/" + id + "/close" }
 	b.WriteString("try:\n")
-	fmt.Fprintf(&b, "  curl -i -X POST %s   # 200 closed (again: 422)\n", closeURL(payjstest.DemoOrderUnpaid(1)))
-	fmt.Fprintf(&b, "  curl -i -X POST %s   # 422 payjs_rejected: already paid\n", closeURL(payjstest.DemoOrderPaid))
+	fmt.Fprintf(&b, "  curl -i -X POST %s   # 200 closed (again: 200 already_closed)\n", closeURL(payjstest.DemoOrderUnpaid(1)))
+	fmt.Fprintf(&b, "  curl -i -X POST %s   # 409 order_paid: deliver or refund it\n", closeURL(payjstest.DemoOrderPaid))
 	fmt.Fprintf(&b, "  curl -i -X POST %s   # 400 invalid_order_id\n", closeURL("not-an-order-id"))
 	fmt.Fprintf(&b, "  curl -i -X POST %s   # 503 payjs_unavailable (retryable)\n", closeURL(payjstest.DemoOrderUnavailable))
 	fmt.Fprintf(&b, "  curl -i -X POST %s/close -H 'Content-Type: application/json' -d '{\"payjs_order_id\":\"%s\"}'\n",
 		apiURL, payjstest.DemoOrderUnpaid(2))
+	b.WriteString(scheduleLines(closeURL(payjstest.DemoOrderUnpaid(3))))
 	b.WriteString("the function's JSON logs follow; stop with Ctrl-C\n")
 	return b.String()
+}
+
+// demoCloseAfter is the banner's close_after: a short one that still
+// schedules (60 s ahead or less closes at once).
+const demoCloseAfter = "90s"
+
+// scheduleLines are the banner's lines that schedule a close of the order
+// at closeURL and cancel it.
+func scheduleLines(closeURL string) string {
+	return fmt.Sprintf("  curl -i -X POST %s -H 'Content-Type: application/json' -d '{\"close_after\":\"%s\"}'   # 202 scheduled: the log shows the close %[2]s later\n", closeURL, demoCloseAfter) +
+		fmt.Sprintf("  curl -i -X DELETE %s   # before then: 200 %s (nothing scheduled: 404 not_scheduled)\n", closeURL, handler.StatusCancelled)
 }
 
 // describe says what closing a demo order answers.
@@ -173,6 +197,10 @@ func describe(o payjstest.Order, now time.Time) string {
 	switch outcome {
 	case payjstest.OutcomeClosed:
 		return "unpaid: 200 closed"
+	case payjstest.OutcomeAlreadyClosed:
+		return "closed: 200 already_closed"
+	case payjstest.OutcomeAlreadyPaid:
+		return "paid: 409 order_paid"
 	case payjstest.OutcomeExpired:
 		return fmt.Sprintf("unpaid, %d days old: 422 payjs_rejected (%s)", o.Age(now), msg)
 	}

@@ -1,8 +1,9 @@
 // Package devstack runs the payjs-close function as Lambda would, on this
 // machine and on loopback only: the real bootstrap under the AWS Lambda
 // Runtime Interface Emulator (aws-lambda-rie), with moto as Secrets
-// Manager (holding the demo secret) and the PAYJS simulator (holding the
-// demo orders) as PAYJS. `make invoke`, the end-to-end tests and the
+// Manager (holding the demo secret) and as EventBridge Scheduler (holding
+// the schedule group [ScheduleGroup]), and the PAYJS simulator (holding
+// the demo orders) as PAYJS. `make invoke`, the end-to-end tests and the
 // benchmarks share it.
 //
 //	st, err := devstack.Start(ctx, devstack.Options{Output: os.Stderr})
@@ -78,8 +79,10 @@ type Stack struct {
 	// Sim is the PAYJS simulator with the demo data; the function's
 	// PAYJS_BASE_URL is Sim.URL.
 	Sim *payjstest.Server
-	// Moto is Secrets Manager, holding [SecretName]; the function's
-	// AWS_ENDPOINT_URL_SECRETS_MANAGER is Moto.URL.
+	// Moto is Secrets Manager, holding [SecretName], and EventBridge
+	// Scheduler, holding [ScheduleGroup]; the function's
+	// AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_SCHEDULER are
+	// Moto.URL.
 	Moto *mototest.Server
 	// Emulator runs the bootstrap under aws-lambda-rie.
 	Emulator *Emulator
@@ -151,6 +154,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if s.SecretARN, err = s.Moto.CreateSecretContext(ctx, SecretName, SecretValue); err != nil {
 		return nil, err
 	}
+	if err = s.createScheduleGroup(ctx); err != nil {
+		return nil, err
+	}
 	s.Sim = payjstest.NewServer(payjstest.WithDemoData())
 
 	s.env = s.defaultEnv(filepath.Dir(bootstrap))
@@ -172,7 +178,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 // PATH, TZ), the SDK's way to moto with static credentials, and the
 // function's configuration pointing at the simulator. Nothing is taken
 // from this process's environment, so a developer's AWS profile cannot
-// leak in.
+// leak in. Scheduled closes go to moto ([ScheduleGroup]).
 func (st *Stack) defaultEnv(taskRoot string) map[string]string {
 	env := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
@@ -189,6 +195,7 @@ func (st *Stack) defaultEnv(taskRoot string) map[string]string {
 		"PAYJS_SECRET_TTL":                "5m",
 	}
 	maps.Copy(env, st.Moto.Env())
+	maps.Copy(env, st.scheduleEnv())
 	return env
 }
 
