@@ -159,13 +159,11 @@ func setAction(req *Request, action string) error {
 // only orders up to 30 days old.
 const maxScheduleAhead = 30 * 24 * time.Hour
 
-// closeNowWithin is how soon a requested close time counts as now.
-const closeNowWithin = 60 * time.Second
-
 // validate checks a Request before any network call and returns when its
-// close is due: the zero time means now. Valid ids are [0-9A-Za-z]{1,32},
-// so no value can smuggle a separator into the string PAYJS signs.
-func (r Request) validate(now time.Time) (at time.Time, err error) {
+// close is due: the zero time means now, as for a time within closeNow.
+// Valid ids are [0-9A-Za-z]{1,32}, so no value can smuggle a separator
+// into the string PAYJS signs.
+func (r Request) validate(now time.Time, closeNow time.Duration) (at time.Time, err error) {
 	switch {
 	case r.PayjsOrderID == "":
 		return at, errorf(CodeInvalidRequest, "payjs_order_id is required")
@@ -192,7 +190,7 @@ func (r Request) validate(now time.Time) (at time.Time, err error) {
 	case at.IsZero():
 	case at.Sub(now) > maxScheduleAhead:
 		return time.Time{}, errorf(CodeInvalidRequest, "a close may be scheduled at most 30 days ahead: PAYJS closes only orders up to 30 days old")
-	case at.Sub(now) <= closeNowWithin:
+	case at.Sub(now) <= closeNow:
 		at = time.Time{} // due within a minute, or past: close now
 	}
 	return at, nil

@@ -55,6 +55,10 @@ type Deps struct {
 	Budget time.Duration
 	// Now is the clock for scheduled closes (default time.Now).
 	Now func() time.Time
+	// CloseNowWithin is how soon a requested close time counts as now:
+	// the order is closed at once (default 60s; a schedule could not
+	// fire much sooner).
+	CloseNowWithin time.Duration
 }
 
 // Handler is the Lambda function. It implements lambda.Handler, so it
@@ -89,6 +93,9 @@ func New(d Deps) *Handler {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.CloseNowWithin <= 0 {
+		d.CloseNowWithin = time.Minute
 	}
 	h := &Handler{deps: d, closers: make(map[string]keyedCloser)}
 	h.cold.Store(true)
@@ -194,7 +201,7 @@ func (h *Handler) serve(ctx context.Context, kind EventKind, record string, req 
 // do validates req and closes the order, or schedules or cancels its
 // close, within the request's budget.
 func (h *Handler) do(ctx context.Context, req Request) (Result, error) {
-	at, err := req.validate(h.deps.Now())
+	at, err := req.validate(h.deps.Now(), h.deps.CloseNowWithin)
 	if err != nil {
 		return Result{}, err
 	}

@@ -15,9 +15,10 @@
 //
 // Scheduled closes (close_at, close_after) are kept by a stand-in for
 // EventBridge Scheduler in this process, which invokes the function with
-// the schedule's input when it is due; DELETE on the same route cancels:
+// the schedule's input when it is due (locally, a close more than 1 s
+// ahead is scheduled; deployed, more than 60 s); DELETE cancels:
 //
-//	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000003/close -d '{"close_after":"90s"}' -H 'Content-Type: application/json'
+//	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000003/close -d '{"close_after":"10s"}' -H 'Content-Type: application/json'
 //	curl -i -X DELETE http://127.0.0.1:3000/orders/2026112500000000000000000003/close
 //
 // It prints the demo orders and curl lines to try, logs the function's

@@ -149,13 +149,7 @@ func TestRunServesTheDeployedRoutes(t *testing.T) {
 	}
 
 	r = do(t, http.MethodPost, closeURL, "", "")
-	// TODO(payjs branch): only 200 already_closed, once the payjs client
-	// tells 订单已关闭 apart (payjs.KindAlreadyClosed); until then PAYJS's
-	// refusal is a plain 422 payjs_rejected.
-	switch {
-	case r.status == http.StatusOK && r.body["status"] == "already_closed":
-	case r.status == http.StatusUnprocessableEntity && errorCode(r) == "payjs_rejected":
-	default:
+	if r.status != http.StatusOK || r.body["status"] != "already_closed" {
 		t.Errorf("second close: %d %v, want 200 already_closed", r.status, r.body)
 	}
 

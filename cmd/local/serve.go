@@ -126,6 +126,9 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, 
 		SQSConcurrency: cfg.SQSConcurrency,
 		Budget:         cfg.Timeout,
 		Now:            sched.now,
+		// The in-process stand-in fires on time to the millisecond, so
+		// a demo need not wait the minute Scheduler is given.
+		CloseNowWithin: localCloseNowWithin,
 	})
 	sched.fn, sched.log = h, log
 	return h, hc.CloseIdleConnections, nil
@@ -177,9 +180,13 @@ func banner(apiURL, simURL string) string {
 	return b.String()
 }
 
-// demoCloseAfter is the banner's close_after: a short one that still
-// schedules (60 s ahead or less closes at once).
-const demoCloseAfter = "90s"
+// Locally a close more than a second ahead is scheduled (deployed, more
+// than a minute ahead), so that the banner's close_after of 10 s
+// schedules and fires while one watches.
+const (
+	localCloseNowWithin = time.Second
+	demoCloseAfter      = "10s"
+)
 
 // scheduleLines are the banner's lines that schedule a close of the order
 // at closeURL and cancel it.
