@@ -149,13 +149,28 @@ func checkOrderState(t *testing.T, sim *payjstest.Server, id string, want payjst
 }
 
 // sampleExpectations says, for each file in events/, what the function
-// answers (CONTRACT.md) and what the simulator then holds.
+// answers (the README's contract) and what the simulator then holds.
 var sampleExpectations = map[string]func(t *testing.T, st *devstack.Stack, raw []byte){
 	"http-api.json":     closes(payjstest.DemoOrderUnpaid(1), checkHTTP),
 	"rest-api.json":     closes(payjstest.DemoOrderUnpaid(2), checkHTTP),
 	"function-url.json": closes(payjstest.DemoOrderUnpaid(3), checkHTTP),
 	"eventbridge.json":  closes(payjstest.DemoOrderUnpaid(4), checkClosed),
 	"direct.json":       closes(payjstest.DemoOrderUnpaid(7), checkClosed),
+	"schedule.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
+		var r struct {
+			OK      bool   `json:"ok"`
+			Status  string `json:"status"`
+			CloseAt string `json:"close_at"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil || !r.OK || r.Status != "scheduled" || r.CloseAt == "" {
+			t.Errorf("result %s, want ok, scheduled, close_at", raw)
+		}
+		id := payjstest.DemoOrderUnpaid(9)
+		checkOrderState(t, st.Sim, id, payjstest.StateUnpaid)
+		if _, err := st.Schedule(t.Context(), "close-"+id); err != nil {
+			t.Errorf("no schedule close-%s in moto: %v", id, err)
+		}
+	},
 	"sqs.json": func(t *testing.T, st *devstack.Stack, raw []byte) {
 		// Only the retryable failure is retried; the rejected and the
 		// invalid records are permanent failures, not reported.

@@ -1858,6 +1858,9 @@ var eventSamples = map[string]func(t *testing.T, e obj){
 	"direct.json": func(t *testing.T, e obj) {
 		wantEqual(t, "direct request", e, obj{"payjs_order_id": "2026112500000000000000000007", "mchid": "1528140051"})
 	},
+	"schedule.json": func(t *testing.T, e obj) {
+		wantEqual(t, "scheduled close", e, obj{"payjs_order_id": "2026112500000000000000000009", "close_after": "15m"})
+	},
 }
 
 // checkEventBridge checks an EventBridge event that asks to close orderID.
