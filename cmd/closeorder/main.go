@@ -1,7 +1,6 @@
 // Command closeorder is the payjs-close Lambda function's bootstrap: it
-// reads the configuration, builds the dependencies once per sandbox, fits
-// GOMAXPROCS to the sandbox's CPU share and hands the handler to the
-// Lambda runtime. Build it with
+// reads the configuration, builds the dependencies once per sandbox and
+// hands the handler to the Lambda runtime. Build it with
 // -tags lambda.norpc (see the Makefile's build-CloseOrderFunction).
 package main
 
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/payjs-close/payjs-close/cmd/closeorder/wire"
@@ -29,11 +27,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, star
 	h, err := wire.Build(ctx, getenv, stdout)
 	if err != nil {
 		return err
-	}
-	// Init may use every CPU the sandbox shows; invocations run with the
-	// CPUs its memory pays for.
-	if n, ok := wire.MaxProcs(getenv, runtime.GOMAXPROCS(0)); ok {
-		runtime.GOMAXPROCS(n)
 	}
 	start(h)
 	return nil

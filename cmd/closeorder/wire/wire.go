@@ -2,9 +2,7 @@
 // configuration, the Secrets Manager key store, the shared PAYJS HTTP
 // client and the observer. Init work that waits on the network (the
 // secret fetch, and the PAYJS connection warm-up) runs concurrently, so a
-// cold start costs the slower of the two, not their sum. [MaxProcs] says
-// how many Ps the function's invocations should run with; main applies
-// it once Build is done.
+// cold start costs the slower of the two, not their sum.
 package wire
 
 import (
@@ -12,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -125,36 +122,6 @@ func Closers(cfg handler.Config, hc *http.Client) func(key string) (handler.Orde
 			payjs.WithRequireSignature(cfg.RequireSignature),
 		)
 	}
-}
-
-// mibPerVCPU is the memory at which Lambda gives a function one vCPU's
-// worth of CPU time (one vCPU-second per second); CPU time grows in
-// proportion to memory.
-const mibPerVCPU = 1769
-
-// MaxProcs returns the GOMAXPROCS for a Lambda sandbox whose memory, in
-// MB, is AWS_LAMBDA_FUNCTION_MEMORY_SIZE: the whole vCPUs of CPU time
-// that memory buys, at least 1 and at most current (the runtime's value,
-// which already respects CPU affinity and cgroup limits). ok is false
-// when GOMAXPROCS is set in the environment, which the runtime has
-// honored, or when the memory size is absent or not a positive number,
-// as off Lambda.
-//
-// Lambda shows a sandbox two or more CPUs whatever its memory, and Go
-// starts that many Ps, but a 128 MB function gets a fourteenth of one
-// vCPU's time. A close is a wait on one connection: with one P, the
-// goroutine that waits is the one the network poller wakes, on the same
-// thread, instead of a hand-off between two threads, and no second
-// thread spins on the function's share of CPU.
-func MaxProcs(getenv func(string) string, current int) (n int, ok bool) {
-	if getenv("GOMAXPROCS") != "" {
-		return 0, false
-	}
-	mem, err := strconv.Atoi(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
-	if err != nil || mem <= 0 {
-		return 0, false
-	}
-	return max(1, min(mem/mibPerVCPU, current)), true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
