@@ -62,8 +62,6 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 5m)
 	$(GO) test ./payjs -run '^$$' -fuzz '^FuzzSign$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./payjs -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./handler -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./handler -run '^$$' -fuzz '^FuzzAppendJSONQuoted$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./handler -run '^$$' -fuzz '^FuzzLogHandler$$' -fuzztime $(FUZZTIME)
 
 .PHONY: bench
 bench: $(RIE) ## Go benchmarks, then cold/warm starts under the emulator beside a minimal Go Lambda
