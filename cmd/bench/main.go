@@ -3,7 +3,7 @@
 // markdown table: each target, our figure, the baseline's, their ratio and
 // PASS or FAIL. `make bench` runs it.
 //
-//	go run ./cmd/bench [-cold 20] [-warm 10] [-wan-cold 10] [-wan-warm 5] [-batches 10] [-o file.md] [-v]
+//	go run ./cmd/bench [-cold 30] [-warm 10] [-wan-cold 15] [-wan-warm 5] [-batches 10] [-o file.md] [-v]
 //
 // Both functions run under aws-lambda-rie (cmd/internal/devstack), each
 // cold start in a fresh emulator, alternating between the two so that
@@ -64,9 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.cold, "cold", 20, "loopback: cold starts of each function")
+	fs.IntVar(&o.cold, "cold", 30, "loopback: cold starts of each function")
 	fs.IntVar(&o.warm, "warm", 10, "loopback: warm invokes after each cold start")
-	fs.IntVar(&o.wanCold, "wan-cold", 10, "WAN: cold starts of each function")
+	fs.IntVar(&o.wanCold, "wan-cold", 15, "WAN: cold starts of each function")
 	fs.IntVar(&o.wanWarm, "wan-warm", 5, "WAN: warm invokes after each cold start")
 	fs.IntVar(&o.batches, "batches", 10, "SQS batches of 10, and single closes, against PAYJS answering in 50 ms")
 	fs.DurationVar(&o.payjsRTT, "payjs-rtt", 80*time.Millisecond, "WAN: round trip to PAYJS")

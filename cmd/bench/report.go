@@ -293,8 +293,8 @@ func (r *report) markdown() string {
 		"which starts the bootstrap. The WAN floor for start → first close is max(secret fetch %s, PAYJS TCP + TLS %s) + one PAYJS round trip = %s, "+
 		"plus the process's own start and CPU.", 2*o.secretsRTT, 2*o.payjsRTT, floor)
 	pr("")
-	pr("FAIL marks a target this run missed. Bench numbers are noisy (other work on the machine moves them by several percent from run to run; " +
-		"see cmd/bench/README.md), so the command exits 0 either way: read a FAIL against repeated runs.")
+	pr("FAIL marks a target this run missed. Bench numbers are noisy: other work on the machine moves a run's medians by more than some targets' " +
+		"margins (cmd/bench/README.md keeps the ranges of repeated runs), so the command exits 0 either way; read a FAIL against repeated runs.")
 	return w.String()
 }
 
