@@ -129,10 +129,13 @@ func TestMarkdownIsOneTableWithEveryTarget(t *testing.T) {
 		one:   []time.Duration{dur(51)},
 		batch: []time.Duration{dur(52)},
 	}
+	// The baseline's CPU time stays unknown, as without /proc/PID/task/*/schedstat.
+	r.loopback[ours][0].cpu, r.loopback[ours][1].cpu = dur(20), dur(22)
 	md := r.markdown()
 	for _, want := range []string{
 		"`go run ./cmd/bench -cold 2`",
 		"| loopback | cold start: start → first close answered | ≤ 1.05× | 9.60 ms (9.50–9.70 ms) | 9.50 ms (9.40–9.60 ms) | 1.01× | PASS |",
+		"| loopback | CPU time, start → first close (all threads; for reading the row above) | – | 21.0 ms (20.0–22.0 ms) | – | – | – |",
 		"| loopback | warm invoke, p50 | ≤ 1.10× |",
 		"| loopback | peak RSS (VmHWM) | ≤ 1.20× |",
 		"| loopback | bootstrap size, linux/arm64 | ≤ 1.25× | 9.0 MiB | 8.0 MiB | 1.12× | PASS |",

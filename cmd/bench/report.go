@@ -214,6 +214,15 @@ func (r *report) rows() []row {
 	wo, wb := r.wan[ours], r.wan[baseline]
 	start := func(s *sandbox) float64 { return ms(s.start) }
 	rss := func(s *sandbox) float64 { return float64(s.peakRSS) }
+	cpu := func(ss []*sandbox) []float64 { // known only where /proc/PID/task/*/schedstat was read
+		var xs []float64
+		for _, s := range ss {
+			if s.cpu > 0 {
+				xs = append(xs, ms(s.cpu))
+			}
+		}
+		return xs
+	}
 	initMS := func(s *sandbox) float64 { return s.initMS }
 	p50 := func(xs []time.Duration) float64 { return ms(percentile(xs, 50)) }
 	pct := func(xs []time.Duration) string {
@@ -228,6 +237,9 @@ func (r *report) rows() []row {
 		{profile: "loopback", measure: "cold start: start → first close answered", goal: atMost(1.05),
 			ours: spread(of(lo, start), fmtMS), peer: spread(of(lb, start), fmtMS),
 			a: median(of(lo, start)), b: median(of(lb, start))},
+		{profile: "loopback", measure: "CPU time, start → first close (all threads; for reading the row above)",
+			ours: spread(cpu(lo), fmtMS), peer: spread(cpu(lb), fmtMS),
+			a: median(cpu(lo)), b: median(cpu(lb))},
 		{profile: "loopback", measure: "warm invoke, p50", goal: atMost(1.1),
 			ours: pct(warm(lo)), peer: pct(warm(lb)), a: p50(warm(lo)), b: p50(warm(lb))},
 		{profile: "loopback", measure: "peak RSS (VmHWM)", goal: atMost(1.2),
