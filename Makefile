@@ -64,10 +64,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 5m)
 	$(GO) test ./handler -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
 
 .PHONY: bench
-bench: $(RIE) ## Go benchmarks, then cold/warm starts under the emulator beside a minimal Go Lambda
-	$(GO) test ./payjs ./handler -run '^$$' -bench . -benchmem -count 5
-	# The SQS batch again with one P, as the function runs at 128 MB (wire.MaxProcs).
-	$(GO) test ./handler -run '^$$' -bench SQSBatchSlowPAYJS -benchmem -cpu 1 -count 3
+bench: $(RIE) ## the function beside a minimal Go Lambda under the emulator, on loopback and at WAN round trips
 	$(GO) run ./cmd/bench
 
 # The version the bootstrap reports (User-Agent, init log line): the nearest tag, else the
