@@ -1,8 +1,8 @@
 package secret
 
 // Integration tests: the real aws-sdk-go-v2 Secrets Manager client against
-// moto (python3 -m moto.server, started by mototest; a missing moto fails
-// these tests with an install hint).
+// moto (python3 -m moto.server, started by mototest). go test -short skips
+// them; without -short a missing moto fails them with an install hint.
 
 import (
 	"context"

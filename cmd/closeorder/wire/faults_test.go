@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs"
@@ -115,8 +116,7 @@ func scanForLeaks() error {
 
 // capture is a handler's stdout.
 type capture struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	testlog.Buffer
 }
 
 func newCapture() *capture {
@@ -125,18 +125,6 @@ func newCapture() *capture {
 	captured.outs = append(captured.outs, c)
 	captured.mu.Unlock()
 	return c
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.Write(p)
-}
-
-func (c *capture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.String()
 }
 
 // logs returns the JSON log lines (not the metric lines) written so far.
