@@ -52,8 +52,8 @@ func startLocal(t *testing.T) (apiURL, simURL string, out *testlog.Buffer, stop 
 		return m[1], m[2], out, stop
 	case err := <-done:
 		t.Fatalf("run returned before serving: %v\n%s", err, out.String())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no banner within 10s:\n%s", out.String())
+	case <-time.After(30 * time.Second): // a wait, generous for a busy machine
+		t.Fatalf("no banner within 30s:\n%s", out.String())
 	}
 	return "", "", nil, nil
 }
@@ -179,7 +179,9 @@ func TestRunStopsPromptlyWhenCancelled(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Errorf("run = %v, want nil", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// Generous for a loaded machine, and still short of the 5s shutdown
+	// timeout that a stop waiting on something would run into.
+	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("run took %v to return after cancel", d)
 	}
 }

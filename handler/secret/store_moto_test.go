@@ -383,7 +383,9 @@ func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	if err != nil || set != first {
 		t.Fatalf("Get = %v, %v; want the stale set", set, err)
 	}
-	if took < 300*time.Millisecond || took > 3*time.Second {
+	// Generous above, for a loaded machine, and far below the minute of
+	// the slow answer it did not wait for.
+	if took < 300*time.Millisecond || took > 10*time.Second {
 		t.Errorf("the refresh took %v, want about the 300ms refresh timeout", took)
 	}
 	if warn := e.logs.records(t, msgStale); len(warn) != 1 || warn[0]["reason"] != "timeout" {

@@ -60,7 +60,8 @@ func Require(tb testing.TB) {
 
 // StartTest is [Start] for a test: it calls [Require], collects what the
 // emulator and the function print in the returned Buffer (in place of
-// o.Output), fails tb when the stack does not start within two minutes,
+// o.Output), fails tb when the stack does not start within five minutes
+// (a build and moto's start, on a machine that may be busy),
 // and closes the stack when the test ends, logging that output if the
 // test failed.
 func StartTest(tb testing.TB, o Options) (*Stack, *testlog.Buffer) {
@@ -68,7 +69,7 @@ func StartTest(tb testing.TB, o Options) (*Stack, *testlog.Buffer) {
 	Require(tb)
 	out := &testlog.Buffer{}
 	o.Output = out
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st, err := Start(ctx, o)
 	if err != nil {

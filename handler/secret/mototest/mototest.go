@@ -60,8 +60,10 @@ const (
 const PythonEnv = "MOTOTEST_PYTHON"
 
 // StartTimeout bounds how long [Start] and [Server.Restart] wait for moto to
-// answer.
-const StartTimeout = 30 * time.Second
+// answer. moto takes a second or two of CPU to start, and a test binary
+// may start a dozen at once beside other packages' tests on a 2-core
+// machine: a wait, not a speed test, so generous.
+const StartTimeout = 2 * time.Minute
 
 const installHint = "install moto for it with: pip install 'moto[server]' (or set " + PythonEnv + " to an interpreter that has it); " +
 	"`make test` installs it (into .venv/, or from Debian's packages) before it runs the tests"
