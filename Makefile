@@ -14,6 +14,9 @@ GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)"
 FUZZTIME  ?= 5m
 EVENT     ?= events/direct.json
 export PAYJS_RIE := $(RIE)
+# The Python tools .ci/prereqs installs into .venv/ (moto, cfn-lint, the
+# AWS CLI), when the system lacks them, come first for every recipe.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: help
 help: ## list the targets
@@ -35,8 +38,12 @@ smoke: ## once before production: close ORDER=<payjs_order_id> twice on PAYJS wi
 	$(GO) run ./cmd/payjs-smoke -order "$$ORDER"
 
 .PHONY: test
-test: tools vet lint ## vet, lint, unit, integration (moto), cfn-lint and end-to-end (emulator) tests
+test: prereqs tools vet lint ## install what the tests need, then vet, lint, unit, integration (moto), cfn-lint and end-to-end (emulator) tests
 	$(GO) test -race -count=1 ./...
+
+.PHONY: prereqs
+prereqs: ## check, and install where missing, moto, PyYAML, cfn-lint, the AWS CLI and a C compiler (.ci/prereqs)
+	@bash .ci/prereqs
 
 .PHONY: vet
 vet: ## gofmt and go vet

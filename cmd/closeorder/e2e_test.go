@@ -3,8 +3,9 @@ package main
 // End-to-end tests: the real bootstrap, built as for Lambda (for this
 // machine), runs under the AWS Lambda Runtime Interface Emulator
 // (aws-lambda-rie, `make tools`) with moto as Secrets Manager and the
-// PAYJS simulator as PAYJS, all on 127.0.0.1 (package devstack). A missing
-// emulator, moto or AWS CLI fails the tests with an install hint.
+// PAYJS simulator as PAYJS, all on 127.0.0.1 (package devstack). They
+// belong to the full tier: go test -short skips them, and without -short
+// a missing emulator, moto or AWS CLI fails them with an install hint.
 
 import (
 	"bytes"
@@ -17,52 +18,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
+	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 
-// e2eOutput collects what the emulator and the function print; it is
-// shown when a test fails.
-type e2eOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *e2eOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *e2eOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 // startE2E builds the bootstrap and starts it under the emulator, with
 // moto holding the demo secret and the simulator the demo orders.
-func startE2E(t *testing.T) (*devstack.Stack, *e2eOutput) {
+func startE2E(t *testing.T) (*devstack.Stack, *testlog.Buffer) {
 	t.Helper()
-	out := &e2eOutput{}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{Root: repoRoot, Output: out})
-	if err != nil {
-		t.Fatalf("start the bootstrap under aws-lambda-rie with moto and the simulator: %v", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if t.Failed() {
-			t.Logf("emulator and function output:\n%s", out.String())
-		}
-	})
-	return st, out
+	return devstack.StartTest(t, devstack.Options{Root: repoRoot})
 }
 
 func e2eInvoke(t *testing.T, st *devstack.Stack, payload []byte) ([]byte, error) {
@@ -261,10 +230,7 @@ func TestEndToEndEverySampleEventUnderTheEmulator(t *testing.T) {
 // against the emulator.
 func invokeWithAWSCLI(t *testing.T, st *devstack.Stack) {
 	t.Helper()
-	aws, err := exec.LookPath("aws")
-	if err != nil {
-		t.Fatalf("the AWS CLI is required but not on PATH: %v\ninstall it with: pip install awscli", err)
-	}
+	aws := requireTool(t, awsCLI)
 	dir := t.TempDir()
 	id := payjstest.DemoOrderUnpaid(8)
 	payload := filepath.Join(dir, "event.json")

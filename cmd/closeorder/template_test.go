@@ -65,25 +65,15 @@ with open(sys.argv[1], "rb") as f:
 // obj is a decoded JSON object.
 type obj = map[string]any
 
-// lookPath finds a tool the tests need, failing (never skipping) with an install hint.
-func lookPath(t *testing.T, name, hint string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is required but not on PATH: %v\ninstall it with: %s", name, err, hint)
-	}
-	return p
-}
-
 // runPython runs a Python program with one file argument and decodes its JSON output.
 func runPython(t *testing.T, program, file string) obj {
 	t.Helper()
-	python := lookPath(t, "python3", "apt-get install python3 python3-yaml (or: pip install pyyaml)")
+	python := requireTool(t, python3)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(t.Context(), python, "-c", program, file)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("python3 could not read %s: %v\n%s\n(needs Python 3.11+ and PyYAML: pip install pyyaml)", file, err, stderr.String())
+		t.Fatalf("python3 could not read %s: %v\n%s\n(needs %s; `make test` installs them)", file, err, stderr.String(), python3.hint)
 	}
 	var out obj
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
@@ -218,9 +208,9 @@ func eventsOfType(t *testing.T, tpl obj, typ string) map[string]obj {
 }
 
 func TestTemplatePassesCfnLintWithNoFindings(t *testing.T) {
-	cfnLint := lookPath(t, "cfn-lint", "pip install cfn-lint")
+	lint := requireTool(t, cfnLint)
 	// Informational checks too: the template must be silent at every level.
-	cmd := exec.CommandContext(t.Context(), cfnLint, "--include-checks", "I", "--", "template.yaml")
+	cmd := exec.CommandContext(t.Context(), lint, "--include-checks", "I", "--", "template.yaml")
 	cmd.Dir = repoRoot
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {

@@ -38,6 +38,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs"
@@ -116,8 +117,7 @@ func scanForLeaks() error {
 
 // capture is a handler's stdout.
 type capture struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	testlog.Buffer
 }
 
 func newCapture() *capture {
@@ -126,18 +126,6 @@ func newCapture() *capture {
 	captured.outs = append(captured.outs, c)
 	captured.mu.Unlock()
 	return c
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.Write(p)
-}
-
-func (c *capture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.String()
 }
 
 // logs returns the JSON log lines (not the metric lines) written so far.
@@ -599,10 +587,10 @@ func TestPAYJSFaults(t *testing.T) {
 		{name: "http_503_throughout", inject: fault(status(503, payjstest.Forever)), code: handler.CodePayjsUnavailable, requests: 3, after: unpaid},
 		{name: "http_429_retry_after_1s_then_recovery",
 			inject:   fault(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 429, RetryAfter: time.Second}),
-			verified: true, requests: 2, after: closed, elapsed: [2]time.Duration{time.Second, 3 * time.Second}},
+			verified: true, requests: 2, after: closed, elapsed: [2]time.Duration{time.Second, 4 * time.Second}},
 		{name: "http_429_retry_after_beyond_budget",
 			inject: fault(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 429, RetryAfter: 10 * time.Second, Count: payjstest.Forever}),
-			code:   handler.CodePayjsUnavailable, requests: 1, after: unpaid, elapsed: [2]time.Duration{0, time.Second}},
+			code:   handler.CodePayjsUnavailable, requests: 1, after: unpaid, elapsed: [2]time.Duration{0, 2500 * time.Millisecond}},
 		{name: "html_error_page", inject: fault(payjstest.Fault{Kind: payjstest.FaultHTML}), code: handler.CodePayjsBadResponse, requests: 1, after: unpaid},
 		{name: "invalid_json", inject: fault(payjstest.Fault{Kind: payjstest.FaultInvalidJSON}), code: handler.CodePayjsBadResponse, requests: 1, after: unpaid},
 		{name: "wrong_shape", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `[{"return_code":1}]`}), code: handler.CodePayjsBadResponse, requests: 1, after: unpaid},
@@ -628,15 +616,21 @@ func TestPAYJSFaults(t *testing.T) {
 			}},
 		{name: "slow_beyond_time_budget", vars: map[string]string{"PAYJS_TIMEOUT": "300ms"},
 			inject: fault(payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 5 * time.Second, Count: payjstest.Forever}),
-			code:   handler.CodePayjsTimeout, requests: 1, after: unpaid, elapsed: [2]time.Duration{300 * time.Millisecond, 1500 * time.Millisecond}},
+			code:   handler.CodePayjsTimeout, requests: 1, after: unpaid, elapsed: [2]time.Duration{300 * time.Millisecond, 4 * time.Second}},
 		{name: "lambda_deadline_shorter_than_budget", vars: map[string]string{"PAYJS_TIMEOUT": "5s"}, timeout: 400 * time.Millisecond,
 			inject: fault(payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 5 * time.Second, Count: payjstest.Forever}),
-			code:   handler.CodePayjsTimeout, requests: 1, after: unpaid, elapsed: [2]time.Duration{150 * time.Millisecond, 400 * time.Millisecond},
+			code:   handler.CodePayjsTimeout, requests: 1, after: unpaid,
 			check: func(t *testing.T, a answer) {
-				// The close gives up before the deadline, keeping time
-				// to shape and send the answer.
-				if a.left < 50*time.Millisecond {
-					t.Errorf("returned %v before the deadline, want at least 50ms", a.left)
+				// The close gives up at the deadline less the 200ms
+				// reserve, not sooner, and the reserve is the time to
+				// shape and send the answer: any time left means Lambda
+				// got an answer, not a timeout. (A margin asked of the
+				// reserve would flake on a loaded machine.)
+				if a.elapsed < 150*time.Millisecond {
+					t.Errorf("gave up after %v, want about 200ms (the deadline less the reserve)", a.elapsed)
+				}
+				if a.left <= 0 {
+					t.Errorf("returned %v after the deadline, want before it", -a.left)
 				}
 			}},
 		{name: "paid_order_is_final", state: paid, code: handler.CodeOrderPaid, requests: 1, after: paid,
@@ -697,6 +691,9 @@ func TestPAYJSFaults(t *testing.T) {
 				if got := s.state(t, id); got != rw.after {
 					t.Errorf("%s: order %s is %v at PAYJS, want %v", v, id, got, rw.after)
 				}
+				// Upper bounds are generous, for a loaded 2-core machine,
+				// yet below what the fault takes when not handled (the 5s
+				// budget or the 5s delay); the request counts say the rest.
 				if rw.elapsed[1] > 0 && (a.elapsed < rw.elapsed[0] || a.elapsed > rw.elapsed[1]) {
 					t.Errorf("%s: took %v, want %v to %v", v, a.elapsed, rw.elapsed[0], rw.elapsed[1])
 				}
@@ -747,7 +744,9 @@ func expectInitFailed(t *testing.T, s *stack, reason string) {
 func expectInitWithin(t *testing.T, s *stack, bound time.Duration) {
 	t.Helper()
 	ms, _ := initLine(t, s)["init_ms"].(float64)
-	if d := time.Duration(ms * float64(time.Millisecond)); d <= 0 || d > bound+500*time.Millisecond {
+	// Twice the bound: room for a loaded machine, and far below the
+	// minute a hung Secrets Manager would hold an unbounded init.
+	if d := time.Duration(ms * float64(time.Millisecond)); d <= 0 || d > 2*bound {
 		t.Errorf("init took %v, want at most its %v bound", d, bound)
 	}
 }
@@ -795,8 +794,8 @@ func expectConfigUnavailableWithin(t *testing.T, s *stack, timeout time.Duration
 		if v != viaSQS && a.res.Attempts != 0 {
 			t.Errorf("%s: attempts %d, want 0", v, a.res.Attempts)
 		}
-		if a.left < 50*time.Millisecond {
-			t.Errorf("%s: answered %v before the deadline, want at least 50ms", v, a.left)
+		if a.left <= 0 { // the reserve's 200ms are the slack
+			t.Errorf("%s: answered %v after the deadline, want before it", v, -a.left)
 		}
 	}
 	if n := s.sim.Requests() - before; n != 0 {
@@ -933,11 +932,14 @@ func TestSecretsManagerFaults(t *testing.T) {
 		// memory.
 		tick := time.NewTicker(ttl / 4)
 		defer tick.Stop()
-		deadline := time.Now().Add(10 * time.Second)
+		// Deadlines of the waits, not bounds on the function: generous for a
+		// loaded machine.
+		const wait = 30 * time.Second
+		deadline := time.Now().Add(wait)
 		const failed = "secret refresh failed; keeping the last good key"
 		for count(t, s, failed) == 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("no failed refresh logged within 10s of a %v TTL:\n%s", ttl, s.out.String())
+				t.Fatalf("no failed refresh logged within %v of a %v TTL:\n%s", wait, ttl, s.out.String())
 			}
 			expectCloses(t, s)
 			<-tick.C
@@ -952,6 +954,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 
 		// Back: a later refresh loads the secret again.
 		sm.Restart(t)
+		deadline = time.Now().Add(wait)
 		for s.out.find(t, "secret loaded", map[string]any{"refresh": true}) == nil {
 			if time.Now().After(deadline) {
 				t.Fatalf("no refresh after Secrets Manager came back:\n%s", s.out.String())

@@ -21,7 +21,8 @@ const ModulePath = "github.com/payjs-close/payjs-close"
 // aws-lambda-rie; the Makefile exports it as .bin/aws-lambda-rie.
 const RIEEnv = "PAYJS_RIE"
 
-const installRIE = "run `make tools` to install the pinned aws-lambda-rie into .bin/ (or set " + RIEEnv + " to its path)"
+const installRIE = "run `make tools` to install the pinned aws-lambda-rie into .bin/ (or set " + RIEEnv + " to its path); " +
+	"`make test` does so before it runs the tests"
 
 // Root returns the root directory of module [ModulePath], found from the
 // working directory upwards.

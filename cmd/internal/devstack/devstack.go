@@ -21,6 +21,11 @@
 // st.Moto.Calls("GetSecretValue") for its Secrets Manager calls.
 // [StartEmulator] runs any other bootstrap (a baseline function) the same
 // way, without moto or the simulator.
+//
+// A test starts the stack with [StartTest], which skips it under go test
+// -short and fails it with an install hint when the emulator or moto is
+// missing ([Require]); a test that runs only the emulator calls
+// [RequireRIE].
 package devstack
 
 import (

@@ -9,50 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
-
-// syncBuffer collects the stack's output from the emulator's copying
-// goroutine while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startStack(t *testing.T) (*devstack.Stack, *syncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out := &syncBuffer{}
-	st, err := devstack.Start(ctx, devstack.Options{Output: out})
-	if err != nil {
-		t.Fatalf("devstack.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if t.Failed() {
-			t.Logf("emulator and function output:\n%s", out.String())
-		}
-	})
-	return st, out
-}
 
 type result struct {
 	OK           bool   `json:"ok"`
@@ -74,7 +36,7 @@ func direct(id string) string { return `{"payjs_order_id":"` + id + `"}` }
 
 func TestStackRunsTheBootstrapUnderTheEmulator(t *testing.T) {
 	t.Parallel()
-	st, _ := startStack(t)
+	st, _ := devstack.StartTest(t, devstack.Options{})
 	if !strings.HasPrefix(st.Emulator.URL(), "http://127.0.0.1:") {
 		t.Errorf("URL = %q, want a loopback URL", st.Emulator.URL())
 	}

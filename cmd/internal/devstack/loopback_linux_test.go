@@ -15,14 +15,7 @@ import (
 // default is 0.0.0.0:8080.
 func TestEmulatorListensOnLoopbackOnly(t *testing.T) {
 	t.Parallel()
-	root, err := Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rie, err := FindRIE(root, os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie := RequireRIE(t)
 	// The emulator listens before it starts the bootstrap, so any
 	// executable stands in for one.
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")

@@ -17,9 +17,12 @@
 //	...
 //	if n := srv.Calls("GetSecretValue"); n != 1 { ... }
 //
-// moto must be installed for python3 (pip install 'moto[server]'); the
-// interpreter can be chosen with MOTOTEST_PYTHON. A missing interpreter or
-// moto fails the test with an install hint; it is never skipped.
+// moto must be installed for python3 (pip install 'moto[server]'; `make
+// test` installs it); the interpreter can be chosen with MOTOTEST_PYTHON.
+// Tests that need moto belong to the full tier: under go test -short,
+// which needs nothing but Go, [Start] skips them ([Require]). Without
+// -short a missing interpreter or moto fails the test with an install
+// hint; it is never skipped.
 package mototest
 
 import (
@@ -57,10 +60,17 @@ const (
 const PythonEnv = "MOTOTEST_PYTHON"
 
 // StartTimeout bounds how long [Start] and [Server.Restart] wait for moto to
-// answer.
-const StartTimeout = 30 * time.Second
+// answer. moto takes a second or two of CPU to start, and a test binary
+// may start a dozen at once beside other packages' tests on a 2-core
+// machine: a wait, not a speed test, so generous.
+const StartTimeout = 2 * time.Minute
 
-const installHint = "install moto for it with: pip install 'moto[server]' (or set " + PythonEnv + " to an interpreter that has it)"
+const installHint = "install moto for it with: pip install 'moto[server]' (or set " + PythonEnv + " to an interpreter that has it); " +
+	"`make test` installs it (into .venv/, or from Debian's packages) before it runs the tests"
+
+// skipShort is why a test that needs moto skips under go test -short.
+const skipShort = "needs moto (python3 -m moto.server): skipped under -short; " +
+	"the full tier (`make test`, or go test without -short) runs it"
 
 // Server is a running moto Secrets Manager behind a counting, fault
 // injecting front server. Its methods are safe for concurrent use.
@@ -87,11 +97,41 @@ type known struct {
 	name, value string
 }
 
+// Require sorts a test that needs moto into its tier. Under go test
+// -short it skips tb, saying why: that tier needs nothing but Go.
+// Otherwise it returns the interpreter to run moto with, and fails tb with
+// an install hint when there is none; it never skips. [Start] calls it; a
+// test that starts moto another way (through package devstack) calls it
+// first.
+func Require(tb testing.TB) (python string) {
+	tb.Helper()
+	return require(tb, testing.Short())
+}
+
+func require(tb testing.TB, short bool) string {
+	tb.Helper()
+	if short {
+		tb.Skip("mototest: " + skipShort)
+	}
+	python, err := findPython()
+	if err != nil {
+		tb.Fatalf("mototest: %v", err)
+	}
+	return python
+}
+
 // Start launches moto and the front server, and registers their shutdown
-// with tb.Cleanup. It fails the test when python3 or moto is missing or
-// moto does not answer within [StartTimeout].
+// with tb.Cleanup. Under go test -short it skips the test ([Require]);
+// otherwise it fails the test when python3 or moto is missing or moto
+// does not answer within [StartTimeout].
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, testing.Short())
+}
+
+func start(tb testing.TB, short bool) *Server {
+	tb.Helper()
+	require(tb, short)
 	s, err := Launch(context.Background())
 	if err != nil {
 		tb.Fatalf("mototest: %v", err)

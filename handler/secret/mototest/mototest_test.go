@@ -195,11 +195,13 @@ func TestServerEnvReachesItThroughTheSDKConfig(t *testing.T) {
 	}
 }
 
-// fatalTB records the first Fatalf and ends its goroutine as testing.T does.
+// fatalTB records the first Fatalf or Skip and ends its goroutine as
+// testing.T does.
 type fatalTB struct {
 	testing.TB
-	mu  sync.Mutex
-	msg string
+	mu      sync.Mutex
+	msg     string
+	skipped bool
 }
 
 func (f *fatalTB) Helper() {}
@@ -211,19 +213,25 @@ func (f *fatalTB) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-func startExpectingFatal(t *testing.T) string {
+func (f *fatalTB) Skip(args ...any) {
+	f.mu.Lock()
+	f.msg, f.skipped = fmt.Sprint(args...), true
+	f.mu.Unlock()
+	runtime.Goexit()
+}
+
+// ended runs fn with a fatalTB in a goroutine of its own and returns what
+// ended it: a Fatalf or a Skip, or neither (msg "").
+func ended(t *testing.T, fn func(testing.TB)) (msg string, skipped bool) {
 	t.Helper()
 	tb := &fatalTB{TB: t}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		mototest.Start(tb)
+		fn(tb)
 	}()
 	<-done
-	if tb.msg == "" {
-		t.Fatal("Start did not fail the test")
-	}
-	return tb.msg
+	return tb.msg, tb.skipped
 }
 
 func TestStartFailsWithInstallHint(t *testing.T) {
@@ -239,23 +247,54 @@ func TestStartFailsWithInstallHint(t *testing.T) {
 		expect []string
 	}{
 		{"no python3 in PATH", map[string]string{"PATH": dir, mototest.PythonEnv: ""},
-			[]string{"python3 not found in PATH", "pip install 'moto[server]'"}},
+			[]string{"python3 not found in PATH", "pip install 'moto[server]'", "make test"}},
 		{"interpreter missing", map[string]string{mototest.PythonEnv: filepath.Join(dir, "nope")},
-			[]string{"start " + filepath.Join(dir, "nope"), "pip install 'moto[server]'"}},
+			[]string{"start " + filepath.Join(dir, "nope"), "pip install 'moto[server]'", "make test"}},
 		{"moto not installed", map[string]string{mototest.PythonEnv: noModule},
-			[]string{"exited", "No module named 'moto'", "pip install 'moto[server]'"}},
+			[]string{"exited", "No module named 'moto'", "pip install 'moto[server]'", "make test"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			msg := startExpectingFatal(t)
+			// The full tier's Start, whichever tier runs this test.
+			msg, skipped := ended(t, func(tb testing.TB) { mototest.StartTier(tb, false) })
+			if msg == "" || skipped {
+				t.Fatalf("Start did not fail the test (skipped: %v, %q)", skipped, msg)
+			}
 			for _, want := range tt.expect {
 				if !strings.Contains(msg, want) {
 					t.Errorf("Fatalf message %q lacks %q", msg, want)
 				}
 			}
 		})
+	}
+}
+
+// TestRequireSkipsOnlyUnderShort: under -short a test that needs moto
+// skips, saying why and what runs it; without -short it never skips, even
+// with nothing installed.
+func TestRequireSkipsOnlyUnderShort(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // nothing in it
+	t.Setenv(mototest.PythonEnv, "")
+	msg, skipped := ended(t, func(tb testing.TB) { mototest.RequireTier(tb, true) })
+	if !skipped || !strings.Contains(msg, "-short") || !strings.Contains(msg, "make test") {
+		t.Errorf("under -short: skipped %v, %q; want a skip naming -short and `make test`", skipped, msg)
+	}
+	msg, skipped = ended(t, func(tb testing.TB) { mototest.StartTier(tb, true) })
+	if !skipped {
+		t.Errorf("Start under -short: %q, want a skip", msg)
+	}
+	msg, skipped = ended(t, func(tb testing.TB) { mototest.RequireTier(tb, false) })
+	if skipped || !strings.Contains(msg, "python3 not found") || !strings.Contains(msg, "make test") {
+		t.Errorf("without -short: skipped %v, %q; want a failure with an install hint", skipped, msg)
+	}
+
+	fake := filepath.Join(t.TempDir(), "python")
+	t.Setenv(mototest.PythonEnv, fake)
+	var got string
+	if msg, _ := ended(t, func(tb testing.TB) { got = mototest.RequireTier(tb, false) }); msg != "" || got != fake {
+		t.Errorf("with %s set: %q, ended by %q; want the interpreter it names", mototest.PythonEnv, got, msg)
 	}
 }
