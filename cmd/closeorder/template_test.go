@@ -1610,7 +1610,7 @@ func jsonEqual(a, b any) bool {
 }
 
 func TestSAMBuildTargetStampsTheVersion(t *testing.T) {
-	makeBin := lookPath(t, "make", "apt-get install make")
+	makeBin := requireTool(t, tool{"make", "apt-get install make"})
 	makefile, err := filepath.Abs(filepath.Join(repoRoot, "Makefile"))
 	if err != nil {
 		t.Fatal(err)

@@ -22,23 +22,10 @@ import (
 // Scheduler, the schedule is printed, and its input, invoked as Scheduler
 // would, closes the order.
 func TestInvokeSchedulesACloseInMotoUnderTheEmulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: runs the bootstrap under aws-lambda-rie (make tools) with moto (pip install 'moto[server]')")
-	}
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	logs := newWatchWriter(`^$`)
-	st, err := devstack.Start(ctx, devstack.Options{Output: logs})
-	if err != nil {
-		t.Fatalf("devstack.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if t.Failed() {
-			t.Logf("emulator and function output:\n%s", logs.String())
-		}
-	})
+	st, _ := devstack.StartTest(t, devstack.Options{})
 	payload, err := os.ReadFile("../../events/schedule.json")
 	if err != nil {
 		t.Fatal(err)

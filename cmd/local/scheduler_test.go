@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
@@ -91,7 +92,7 @@ type schedFixture struct {
 	sched *localScheduler
 	sim   *payjstest.Server
 	gw    *gateway
-	logs  *watchWriter
+	logs  *testlog.Buffer
 }
 
 func newSchedFixture(t *testing.T) *schedFixture {
@@ -99,7 +100,7 @@ func newSchedFixture(t *testing.T) *schedFixture {
 	f := &schedFixture{
 		clock: &fakeClock{now: time.Now().UTC().Truncate(time.Second)},
 		sim:   payjstest.NewServer(payjstest.WithDemoData()),
-		logs:  newWatchWriter(`^$`),
+		logs:  &testlog.Buffer{},
 	}
 	t.Cleanup(f.sim.Close)
 	f.sched = newLocalScheduler()

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 // tests cleared, and a schedule group of the test's own.
 func server(t *testing.T) (*mototest.Server, string) {
 	t.Helper()
+	mototest.Require(t) // skips under -short: moto is the full tier's
 	moto.once.Do(func() { moto.srv, moto.err = mototest.Launch(context.Background()) })
 	if moto.err != nil {
 		t.Fatal(moto.err)
