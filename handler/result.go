@@ -72,7 +72,7 @@ const (
 	StatusClosed        = "closed"
 	StatusAlreadyClosed = "already_closed"
 	StatusScheduled     = "scheduled"
-	StatusCancelled     = "cancelled"
+	StatusCancelled     = "cancelled" //nolint:misspell // the contract's spelling
 	StatusInvalid       = "invalid"
 	StatusRejected      = "rejected"
 	StatusPaid          = "paid"

@@ -85,7 +85,7 @@ func (h *Handler) cancel(ctx context.Context, req Request) (Result, error) {
 		return Result{}, schedulerError(err)
 	}
 	h.deps.Obs.scheduled(ctx, "cancel", req, time.Time{})
-	return Result{OK: true, Status: StatusCancelled, Message: "the scheduled close is cancelled"}, nil
+	return Result{OK: true, Status: StatusCancelled, Message: "the scheduled close is deleted"}, nil
 }
 
 // schedulerError gives a Scheduler's error its code: the one it carries,

@@ -35,7 +35,7 @@ func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	invoke(direct(payjstest.DemoOrderUnavailable, ""))                                                                // error: retryable
 	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"close_after":"15m"`))                                              // scheduled: create
 	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"close_after":"20m"`))                                              // reschedule
-	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"action":"cancel"`))                                                // cancelled: cancel
+	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"action":"cancel"`))                                                // cancel
 	invoke([]byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"bad!\"}"}]}`)) // invalid, on SQS
 	st.Sim.Inject(payjstest.Fault{Kind: payjstest.FaultNoSign})
 	invoke(direct(payjstest.DemoOrderUnpaid(3), "")) // unverified success

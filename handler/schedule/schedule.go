@@ -62,7 +62,7 @@ type Client struct {
 }
 
 // New returns a Client that builds its SDK client from awsCfg on first
-// use; the SDK honours AWS_ENDPOINT_URL_SCHEDULER.
+// use; the SDK reads AWS_ENDPOINT_URL_SCHEDULER.
 func New(awsCfg aws.Config, cfg Config) *Client {
 	return NewWithAPI(sync.OnceValue(func() API { return scheduler.NewFromConfig(awsCfg) }), cfg)
 }

@@ -599,11 +599,11 @@ func TestStoreRefreshIsForcedAtMostEveryTenSeconds(t *testing.T) {
 		t.Fatalf("a Refresh inside the TTL made %d calls in all and kept the old set", api.Calls())
 	}
 	clk.Advance(MinForcedRefresh - time.Millisecond)
-	if s.Refresh(context.Background()); api.Calls() != 2 {
+	if _, _ = s.Refresh(context.Background()); api.Calls() != 2 {
 		t.Errorf("a Refresh within 10 s of the last read the secret again")
 	}
 	clk.Advance(time.Millisecond)
-	if s.Refresh(context.Background()); api.Calls() != 3 {
+	if _, _ = s.Refresh(context.Background()); api.Calls() != 3 {
 		t.Errorf("a Refresh 10 s after the last did not read the secret")
 	}
 	if again, _ := s.Get(context.Background()); again != got || api.Calls() != 3 {
