@@ -125,9 +125,6 @@ func duration(getenv func(string) string, name string, def time.Duration, zeroOK
 	if v == "" {
 		return def, nil
 	}
-	if v == "0" && zeroOK {
-		return 0, nil
-	}
 	d, err := time.ParseDuration(v)
 	switch {
 	case err != nil:

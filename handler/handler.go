@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,9 +48,6 @@ type Deps struct {
 	// SQSConcurrency bounds how many records of one SQS batch are closed
 	// at once (default 10).
 	SQSConcurrency int
-	// Reserve is the time kept back from the Lambda deadline to shape and
-	// return the answer after a close gives up (default 200ms).
-	Reserve time.Duration
 	// Budget bounds one request, key lookup and PAYJS retries included
 	// (PAYJS_TIMEOUT; default 5s).
 	Budget time.Duration
@@ -71,6 +69,10 @@ type Handler struct {
 	closers map[string]keyedCloser // by mchid
 }
 
+// reserve is the time kept back from the Lambda deadline to shape and
+// return the answer after a request gives up.
+const reserve = 200 * time.Millisecond
+
 // keyedCloser is a merchant's OrderCloser and the key it signs with.
 type keyedCloser struct {
 	key string
@@ -85,17 +87,10 @@ func New(d Deps) *Handler {
 	if d.SQSConcurrency <= 0 {
 		d.SQSConcurrency = 10
 	}
-	if d.Reserve <= 0 {
-		d.Reserve = 200 * time.Millisecond
-	}
-	if d.Budget <= 0 {
-		d.Budget = payjs.DefaultTimeout
-	}
+	d.Budget = cmp.Or(d.Budget, payjs.DefaultTimeout)
+	d.CloseNowWithin = cmp.Or(d.CloseNowWithin, time.Minute)
 	if d.Now == nil {
 		d.Now = time.Now
-	}
-	if d.CloseNowWithin <= 0 {
-		d.CloseNowWithin = time.Minute
 	}
 	h := &Handler{deps: d, closers: make(map[string]keyedCloser)}
 	h.cold.Store(true)
@@ -209,8 +204,8 @@ func (h *Handler) do(ctx context.Context, req Request) (Result, error) {
 	// Manager that hangs must end in config_unavailable before the
 	// Lambda deadline, not in a timed-out invocation.
 	dl := time.Now().Add(h.deps.Budget)
-	if ldl, ok := ctx.Deadline(); ok && ldl.Add(-h.deps.Reserve).Before(dl) {
-		dl = ldl.Add(-h.deps.Reserve)
+	if ldl, ok := ctx.Deadline(); ok && ldl.Add(-reserve).Before(dl) {
+		dl = ldl.Add(-reserve)
 	}
 	ctx, cancel := context.WithDeadline(ctx, dl)
 	defer cancel()
@@ -247,36 +242,35 @@ func (h *Handler) closeOrder(ctx context.Context, req Request) (Result, error) {
 }
 
 // fromPayjs maps the PAYJS client's answer to a Result or an *Error.
+// PAYJS's message is clipped, whatever the OrderCloser did with it.
 func fromPayjs(pr *payjs.Result, err error) (Result, error) {
-	if err == nil {
-		return Result{
-			OK:       true,
-			Status:   StatusClosed,
-			Message:  clipUTF8(pr.ReturnMsg, maxMessageBytes),
-			Upstream: upstream(pr),
-			Verified: pr.Verified,
-			Attempts: pr.Attempts,
-		}, nil
-	}
 	var pe *payjs.Error
-	if !errors.As(err, &pe) {
+	if err != nil && !errors.As(err, &pe) {
 		return Result{}, &Error{Code: CodePayjsUnavailable, Message: "PAYJS could not be reached", Cause: err}
 	}
-	e := &Error{Upstream: upstream(pe.Result), Cause: err}
-	msg := ""
-	if pe.Result != nil {
-		msg = clipUTF8(pe.Result.ReturnMsg, maxMessageBytes)
+	if pe != nil {
+		pr = pe.Result // what PAYJS answered, if it answered
 	}
+	res := Result{OK: true, Status: StatusClosed}
+	if pr != nil {
+		res.Message, res.Verified, res.Attempts = clipUTF8(pr.ReturnMsg, payjs.MaxMessageBytes), pr.Verified, pr.Attempts
+		res.Upstream = &Upstream{ReturnCode: pr.ReturnCode, ReturnMsg: res.Message}
+	}
+	if pe == nil {
+		return res, nil
+	}
+	res.Attempts = pe.Attempts
+	e := &Error{Upstream: res.Upstream, Cause: err}
 	switch pe.Kind {
 	case payjs.KindAlreadyClosed:
-		return Result{OK: true, Status: StatusAlreadyClosed, Message: msg, Upstream: e.Upstream,
-			Verified: pe.Result.Verified, Attempts: pe.Attempts}, nil
+		res.Status = StatusAlreadyClosed
+		return res, nil
 	case payjs.KindPaid:
 		e.Code, e.Message = CodeOrderPaid, "the order is paid and cannot be closed: deliver or refund it"
 	case payjs.KindKeyMismatch:
 		e.Code, e.Message = CodeKeyMismatch, "PAYJS rejected the signature: the secret's key is not the merchant's key at PAYJS"
 	case payjs.KindRejected:
-		e.Code, e.Message = CodePayjsRejected, "PAYJS refused to close the order: "+msg
+		e.Code, e.Message = CodePayjsRejected, "PAYJS refused to close the order: "+res.Message
 	case payjs.KindBadResponse:
 		e.Code, e.Message = CodePayjsBadResponse, "PAYJS answered with an invalid response: "+pe.Msg
 	case payjs.KindTimeout:
@@ -286,18 +280,7 @@ func fromPayjs(pr *payjs.Result, err error) (Result, error) {
 	default:
 		e.Code, e.Message = CodePayjsUnavailable, "PAYJS is unavailable: "+pe.Msg
 	}
-	res := Result{Attempts: pe.Attempts}
-	if pe.Result != nil {
-		res.Verified = pe.Result.Verified
-	}
 	return res, e
-}
-
-func upstream(pr *payjs.Result) *Upstream {
-	if pr == nil {
-		return nil
-	}
-	return &Upstream{ReturnCode: pr.ReturnCode, ReturnMsg: clipUTF8(pr.ReturnMsg, maxMessageBytes)}
 }
 
 // closer returns the OrderCloser for mchid with the key that load

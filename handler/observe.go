@@ -206,9 +206,11 @@ type emfDirective struct {
 	Namespace  string
 	Dimensions [][]string
 	Metrics    []metric
+	dim        string
 }
 
 // emit writes one EMF line holding ms and the dimension values dims.
+// Metrics published with the same dimension come one after another.
 func (o *Observer) emit(dims map[string]string, ms ...metric) {
 	if o.metrics == io.Discard {
 		return
@@ -219,18 +221,14 @@ func (o *Observer) emit(dims map[string]string, ms ...metric) {
 	}
 	var directives []emfDirective
 	for _, m := range ms {
-		dimset := []string{}
-		if m.dim != "" {
-			dimset = []string{m.dim}
+		if n := len(directives); n == 0 || directives[n-1].dim != m.dim {
+			dimset := []string{}
+			if m.dim != "" {
+				dimset = []string{m.dim}
+			}
+			directives = append(directives, emfDirective{Namespace: Namespace, Dimensions: [][]string{dimset}, dim: m.dim})
 		}
-		i := 0
-		for i < len(directives) && !equalDims(directives[i].Dimensions[0], dimset) {
-			i++
-		}
-		if i == len(directives) {
-			directives = append(directives, emfDirective{Namespace: Namespace, Dimensions: [][]string{dimset}})
-		}
-		directives[i].Metrics = append(directives[i].Metrics, m)
+		directives[len(directives)-1].Metrics = append(directives[len(directives)-1].Metrics, m)
 		line[m.Name] = m.value
 	}
 	line["_aws"] = map[string]any{"Timestamp": o.now().UnixMilli(), "CloudWatchMetrics": directives}
@@ -239,8 +237,4 @@ func (o *Observer) emit(dims map[string]string, ms ...metric) {
 		return // only finite numbers and strings: cannot happen
 	}
 	_, _ = o.metrics.Write(append(b, '\n'))
-}
-
-func equalDims(a, b []string) bool {
-	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0])
 }

@@ -173,9 +173,6 @@ func failure(err error) Result {
 	}
 }
 
-// maxMessageBytes bounds PAYJS's message in a result and a log line.
-const maxMessageBytes = 256
-
 // clipUTF8 cuts s to at most n bytes without splitting a character.
 func clipUTF8(s string, n int) string {
 	if len(s) <= n {

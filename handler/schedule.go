@@ -54,9 +54,8 @@ func (h *Handler) schedule(ctx context.Context, req Request, at time.Time) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	lc, _ := lambdacontext.FromContext(ctx)
-	var target string
-	if lc != nil {
+	target := ""
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		target = lc.InvokedFunctionArn
 	}
 	at = at.UTC().Truncate(time.Second)
