@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -314,8 +315,8 @@ func TestEndToEndColdStartLoadsTheKeyOnceAndReusesOneConnection(t *testing.T) {
 	}
 	// Init connects to PAYJS (payjs.Warm: no request) while it loads the
 	// key; the close then goes out on that connection.
-	if !strings.Contains(out.String(), `"message":"init","key_loaded":true`) || !strings.Contains(out.String(), `"payjs_warm":true`) {
-		t.Errorf("no init log line with key_loaded and payjs_warm true")
+	if !regexp.MustCompile(`"message":"init","version":"[^"]+","key_loaded":true,.*"payjs_warm":true`).MatchString(out.String()) {
+		t.Errorf("no init log line with the version, key_loaded and payjs_warm true")
 	}
 	if n := st.Sim.Connections(); n != 1 {
 		t.Errorf("the warm-up and the first close used %d connections to PAYJS, want 1", n)

@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
@@ -766,8 +767,7 @@ func count(t *testing.T, s *stack, msg string) int {
 // expectConfigUnavailable closes a fresh order through each kind at
 // once, as concurrent invokes of one sandbox would, and checks that each
 // caller is told config_unavailable (retryable), that PAYJS was never
-// asked, and that Secrets Manager was asked again (a failed load is not
-// remembered).
+// asked, and that each close line logs why.
 func expectConfigUnavailable(t *testing.T, s *stack) {
 	t.Helper()
 	expectConfigUnavailableWithin(t, s, 10*time.Second)
@@ -777,7 +777,6 @@ func expectConfigUnavailable(t *testing.T, s *stack) {
 // whose deadline is timeout away: each must answer before it.
 func expectConfigUnavailableWithin(t *testing.T, s *stack, timeout time.Duration) {
 	t.Helper()
-	loadsBefore := count(t, s, "secret load failed")
 	before := s.sim.Requests()
 	ids := make([]string, len(allVias))
 	raws := make([]raw, len(allVias))
@@ -801,11 +800,31 @@ func expectConfigUnavailableWithin(t *testing.T, s *stack, timeout time.Duration
 	if n := s.sim.Requests() - before; n != 0 {
 		t.Errorf("PAYJS received %d requests without a key", n)
 	}
-	if count(t, s, "secret load failed") == loadsBefore {
-		t.Errorf("the invokes did not try to load the secret again")
+	if l := s.out.find(t, "close", map[string]any{"error_code": string(handler.CodeConfigUnavailable)}); l == nil || l["level"] != "ERROR" || !strings.Contains(fmt.Sprint(l["cause"]), "secret") {
+		t.Errorf("no ERROR close line says why the key is unavailable: %v", l)
 	}
-	if count(t, s, "PAYJS key unavailable") == 0 {
-		t.Errorf("no log line says the key is unavailable")
+}
+
+// expectRecovers closes fresh orders until one is closed: after a failed
+// load the store waits (1 s, doubling up to 30 s) before it reads the
+// secret again, answering config_unavailable meanwhile, so the function
+// recovers within that wait, without a new cold start.
+func expectRecovers(t *testing.T, s *stack) {
+	t.Helper()
+	deadline := time.Now().Add(secret.MaxLoadBackoff + 15*time.Second) // generous on a loaded machine
+	for {
+		id := s.order(payjstest.StateUnpaid)
+		a := s.close(t, viaHTTP, id, 10*time.Second)
+		switch {
+		case a.res.OK:
+			expect(t, viaHTTP, id, a, "")
+			return
+		case a.res.Failure == nil || a.res.Failure.Code != handler.CodeConfigUnavailable:
+			t.Fatalf("while recovering: %+v, want config_unavailable until the key loads", a.res)
+		case time.Now().After(deadline):
+			t.Fatalf("not recovered within %v", secret.MaxLoadBackoff+15*time.Second)
+		}
+		time.Sleep(100 * time.Millisecond) // the back-off runs on the wall clock
 	}
 }
 
@@ -842,7 +861,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		expectInitFailed(t, s, "unreachable")
 		expectConfigUnavailable(t, s)
 		sm.Restart(t)
-		expectCloses(t, s)
+		expectRecovers(t, s)
 	})
 
 	t.Run("hangs_beyond_lambda_deadline", func(t *testing.T) {
@@ -858,7 +877,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		// deadline less the reserve: they answer, they do not time out.
 		expectConfigUnavailableWithin(t, s, time.Second)
 		sm.ClearFaults()
-		expectCloses(t, s)
+		expectRecovers(t, s)
 	})
 
 	t.Run("throttled", func(t *testing.T) {
@@ -871,7 +890,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		expectInitFailed(t, s, "throttled")
 		expectConfigUnavailable(t, s)
 		sm.ClearFaults()
-		expectCloses(t, s)
+		expectRecovers(t, s)
 	})
 
 	t.Run("access_denied", func(t *testing.T) {
@@ -884,7 +903,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		expectInitFailed(t, s, "access denied")
 		expectConfigUnavailable(t, s)
 		sm.ClearFaults() // the role's policy is fixed
-		expectCloses(t, s)
+		expectRecovers(t, s)
 	})
 
 	t.Run("secret_missing", func(t *testing.T) {
@@ -894,7 +913,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		expectInitFailed(t, s, "not found")
 		expectConfigUnavailable(t, s)
 		shared.CreateSecret(t, s.secret, demoSecret)
-		expectCloses(t, s)
+		expectRecovers(t, s)
 	})
 
 	malformed := []struct{ name, value string }{
@@ -913,7 +932,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 			expectInitFailed(t, s, "malformed")
 			expectConfigUnavailable(t, s)
 			shared.PutSecretValue(t, s.secret, demoSecret) // the secret is fixed
-			expectCloses(t, s)
+			expectRecovers(t, s)
 		})
 	}
 
@@ -947,7 +966,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		if l := s.out.find(t, failed, nil); l["level"] != "WARN" || l["reason"] != "unreachable" {
 			t.Errorf("refresh failure logged as %v, want WARN with reason unreachable", l)
 		}
-		if count(t, s, "PAYJS key unavailable") != 0 {
+		if s.out.find(t, "close", map[string]any{"error_code": string(handler.CodeConfigUnavailable)}) != nil {
 			t.Errorf("a caller was told the key is unavailable while a stale one was at hand")
 		}
 		expectCloses(t, s) // still down, later: the stale key again
@@ -1033,7 +1052,7 @@ func TestEventBridgeTransientFailureIsALambdaError(t *testing.T) {
 		a := s.close(t, viaEventBridge, payjstest.DemoOrderPaid, 10*time.Second)
 		// A result, not a Lambda error: Lambda does not retry it and
 		// nothing is dead-lettered; the log line and metric record it.
-		expect(t, viaEventBridge, payjstest.DemoOrderPaid, a, handler.CodePayjsRejected)
+		expect(t, viaEventBridge, payjstest.DemoOrderPaid, a, handler.CodeOrderPaid)
 		if s.sim.Requests() != 1 {
 			t.Errorf("PAYJS received %d requests, want 1", s.sim.Requests())
 		}
@@ -1060,7 +1079,7 @@ func TestSQSBatchOfTenMixedOutcomes(t *testing.T) {
 		{"m01-direct", `{"payjs_order_id":"` + u1 + `"}`, ""},
 		{"m02-direct-mchid", `{"payjs_order_id":"` + u2 + `","mchid":"` + payjstest.DemoMchID + `"}`, ""},
 		{"m03-eventbridge", ebBody, ""},
-		{"m04-paid", `{"payjs_order_id":"` + payjstest.DemoOrderPaid + `"}`, handler.CodePayjsRejected},
+		{"m04-paid", `{"payjs_order_id":"` + payjstest.DemoOrderPaid + `"}`, handler.CodeOrderPaid},
 		{"m05-expired", `{"payjs_order_id":"` + payjstest.DemoOrderExpired + `"}`, handler.CodePayjsRejected},
 		{"m06-unavailable", `{"payjs_order_id":"` + payjstest.DemoOrderUnavailable + `"}`, handler.CodePayjsUnavailable},
 		{"m07-bad-gateway", `{"payjs_order_id":"` + badGateway + `"}`, handler.CodePayjsUnavailable},
@@ -1325,8 +1344,8 @@ func TestMalformedEvents(t *testing.T) {
 				return
 			}
 			expect(t, c.v, "", a, c.code)
-			if c.code == handler.CodeMethodNotAllowed && a.headers["Allow"] != http.MethodPost {
-				t.Errorf("405 without Allow: POST: %v", a.headers)
+			if c.code == handler.CodeMethodNotAllowed && a.headers["Allow"] != "POST, DELETE" {
+				t.Errorf("405 without Allow: POST, DELETE: %v", a.headers)
 			}
 		})
 	}
