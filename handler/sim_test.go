@@ -34,6 +34,14 @@ func (hs *harness) answer(t *testing.T, kind EventKind, payload []byte) (Result,
 	if lerr != nil {
 		return decodeResult(t, []byte(lerr.Message)), 0, true
 	}
+	res, status := readAnswer(t, kind, out)
+	return res, status, false
+}
+
+// readAnswer returns the Result of an answer of kind and, for HTTP kinds,
+// its status.
+func readAnswer(t *testing.T, kind EventKind, out []byte) (Result, int) {
+	t.Helper()
 	switch kind {
 	case EventHTTPAPI, EventRESTAPI, EventFunctionURL:
 		var resp struct {
@@ -43,9 +51,9 @@ func (hs *harness) answer(t *testing.T, kind EventKind, payload []byte) (Result,
 		if err := json.Unmarshal(out, &resp); err != nil {
 			t.Fatal(err)
 		}
-		return decodeResult(t, []byte(resp.Body)), resp.StatusCode, false
+		return decodeResult(t, []byte(resp.Body)), resp.StatusCode
 	}
-	return decodeResult(t, out), 0, false
+	return decodeResult(t, out), 0
 }
 
 func direct(id string) []byte {
