@@ -100,6 +100,9 @@ type Request struct {
 	CloseAfter string
 	// Cancel asks to delete the order's scheduled close.
 	Cancel bool
+	// Scheduled marks the close a schedule fires. Finding the order paid
+	// is then the customer paying in time, not news for an operator.
+	Scheduled bool
 }
 
 // wireRequest is the JSON form of a Request (direct invokes, EventBridge
@@ -112,6 +115,7 @@ type wireRequest struct {
 	CloseAt      json.RawMessage `json:"close_at"`
 	CloseAfter   json.RawMessage `json:"close_after"`
 	Action       json.RawMessage `json:"action"`
+	Scheduled    json.RawMessage `json:"scheduled"`
 }
 
 // decodeRequest reads a Request from a JSON object.
@@ -140,6 +144,7 @@ func decodeRequest(raw []byte) (Request, error) {
 			return Request{}, errorf(CodeInvalidRequest, m.name+" must be a string")
 		}
 	}
+	req.Scheduled = string(w.Scheduled) == "true"
 	return req, setAction(&req, action)
 }
 

@@ -53,9 +53,8 @@ type Deps struct {
 	Budget time.Duration
 	// Now is the clock for scheduled closes (default time.Now).
 	Now func() time.Time
-	// CloseNowWithin is how soon a requested close time counts as now:
-	// the order is closed at once (default 60s; a schedule could not
-	// fire much sooner).
+	// CloseNowWithin is how soon a requested close time counts as now
+	// (default 60s: a schedule could not fire much sooner).
 	CloseNowWithin time.Duration
 }
 
@@ -150,8 +149,7 @@ func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload [
 	if err != nil {
 		err = errorf(CodeInvalidRequest, "event is malformed")
 	} else {
-		r := from(&e)
-		req, err = r.request()
+		req, err = from(&e).request()
 	}
 	res := h.serve(ctx, kind, "", req, err)
 	return encodeHTTP(kind, &res)
@@ -210,6 +208,8 @@ func (h *Handler) do(ctx context.Context, req Request) (Result, error) {
 	ctx, cancel := context.WithDeadline(ctx, dl)
 	defer cancel()
 	switch {
+	case (req.Cancel || !at.IsZero()) && h.deps.Scheduler == nil:
+		return Result{}, errorf(CodeInvalidRequest, "scheduled closes are off: set PAYJS_SCHEDULE_GROUP to use close_at, close_after and cancel")
 	case req.Cancel:
 		return h.cancel(ctx, req)
 	case !at.IsZero():

@@ -84,7 +84,7 @@ func fromRESTAPI(e *events.APIGatewayProxyRequest) httpRequest {
 }
 
 // header returns the first header named name, in any case.
-func (r *httpRequest) header(name string) string {
+func (r httpRequest) header(name string) string {
 	for k, v := range r.headers {
 		if strings.EqualFold(k, name) {
 			return v
@@ -95,7 +95,7 @@ func (r *httpRequest) header(name string) string {
 
 // pathID resolves the route: ok false means no route matches. For the
 // orders route it returns the id in the path.
-func (r *httpRequest) pathID() (id string, ok bool) {
+func (r httpRequest) pathID() (id string, ok bool) {
 	switch r.route {
 	case routeClose:
 		return "", true
@@ -118,7 +118,7 @@ func (r *httpRequest) pathID() (id string, ok bool) {
 }
 
 // request turns an HTTP event into a Request.
-func (r *httpRequest) request() (Request, error) {
+func (r httpRequest) request() (Request, error) {
 	pathID, ok := r.pathID()
 	if !ok {
 		return Request{}, errorf(CodeNotFound, "no such route: use POST /orders/{payjs_order_id}/close, POST /close or DELETE /orders/{payjs_order_id}/close")
@@ -149,7 +149,7 @@ func (r *httpRequest) request() (Request, error) {
 	return req, nil
 }
 
-func (r *httpRequest) decodedBody() ([]byte, error) {
+func (r httpRequest) decodedBody() ([]byte, error) {
 	tooLarge := errorf(CodePayloadTooLarge, "body must be at most 4096 bytes")
 	if !r.base64 {
 		if len(r.body) > MaxBodyBytes {

@@ -118,6 +118,9 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 	if res.CloseAt != "" {
 		attrs = append(attrs, slog.String("close_at", res.CloseAt))
 	}
+	if req.Scheduled {
+		attrs = append(attrs, slog.Bool("scheduled", true))
+	}
 	unverified := res.Status == StatusClosed && !res.Verified
 	if res.OK {
 		attrs = append(attrs, slog.Bool("verified", res.Verified))
@@ -150,7 +153,7 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 		}
 	}
 	count("RetryableFailures", res.retryable())
-	count("PaidOrders", res.code() == CodeOrderPaid)
+	count("PaidOrders", res.code() == CodeOrderPaid && !req.Scheduled)
 	count("UnverifiedSuccesses", unverified)
 	count("SQSPermanentFailures", kind == EventSQS && res.Failure != nil && !res.Failure.Retryable)
 	o.emit(map[string]string{"Outcome": res.Status}, mets...)

@@ -285,3 +285,30 @@ func firstRecordOnly(m map[string]any) {
 		m["Records"] = recs[:1]
 	}
 }
+
+// TestScheduledCloseOfAPaidOrderPagesNobody: a schedule closes the order
+// "unless it is paid", so finding it paid is the customer paying in time.
+// It answers order_paid as any close does, but only a close somebody asked
+// for now counts in PaidOrders, the metric the PaidOrder alarm watches.
+func TestScheduledCloseOfAPaidOrderPagesNobody(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		counted bool
+	}{
+		{`{"payjs_order_id":"` + order1 + `"}`, true},
+		{`{"payjs_order_id":"` + order1 + `","scheduled":true}`, false},
+		{`{"payjs_order_id":"` + order1 + `","scheduled":"yes"}`, true},
+	} {
+		hs := newHarness(t)
+		hs.closer.answer = func(id string) (*payjs.Result, error) {
+			return nil, &payjs.Error{Kind: payjs.KindPaid, Msg: "x", Attempts: 1, Result: &payjs.Result{ReturnMsg: "订单已支付", PayjsOrderID: id, Attempts: 1}}
+		}
+		out, lerr := hs.invoke(t, []byte(tc.payload))
+		if res := decodeResult(t, out); lerr != nil || res.code() != CodeOrderPaid {
+			t.Fatalf("%s: %s %v, want order_paid", tc.payload, out, lerr)
+		}
+		if counted := strings.Contains(hs.out.String(), `"PaidOrders":1`); counted != tc.counted {
+			t.Errorf("%s: PaidOrders counted %v, want %v", tc.payload, counted, tc.counted)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"time"
@@ -57,12 +58,7 @@ var codeInfo = map[Code]struct {
 }
 
 // HTTPStatus is the status an HTTP caller sees for this code.
-func (c Code) HTTPStatus() int {
-	if i, ok := codeInfo[c]; ok {
-		return i.http
-	}
-	return http.StatusInternalServerError
-}
+func (c Code) HTTPStatus() int { return cmp.Or(codeInfo[c].http, http.StatusInternalServerError) }
 
 // Retryable reports whether the same request may succeed later.
 func (c Code) Retryable() bool { return codeInfo[c].retryable }

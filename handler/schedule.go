@@ -36,7 +36,7 @@ type ScheduledClose struct {
 	// Target is the ARN of the function to invoke, as it was invoked.
 	Target string
 	// Input is the event the function is invoked with: the plain close
-	// request, without a time.
+	// request, without a time, marked "scheduled".
 	Input string
 }
 
@@ -44,13 +44,11 @@ func scheduleName(payjsOrderID string) string { return "close-" + payjsOrderID }
 
 // schedule arranges for the order to be closed at at.
 func (h *Handler) schedule(ctx context.Context, req Request, at time.Time) (Result, error) {
-	if h.deps.Scheduler == nil {
-		return Result{}, errorf(CodeInvalidRequest, "scheduled closes are off: set PAYJS_SCHEDULE_GROUP to use close_at and close_after")
-	}
 	input, err := json.Marshal(struct {
 		PayjsOrderID string `json:"payjs_order_id"`
 		MchID        string `json:"mchid,omitempty"`
-	}{req.PayjsOrderID, req.MchID})
+		Scheduled    bool   `json:"scheduled"`
+	}{req.PayjsOrderID, req.MchID, true})
 	if err != nil {
 		return Result{}, err
 	}
@@ -73,9 +71,6 @@ func (h *Handler) schedule(ctx context.Context, req Request, at time.Time) (Resu
 
 // cancel deletes the order's scheduled close.
 func (h *Handler) cancel(ctx context.Context, req Request) (Result, error) {
-	if h.deps.Scheduler == nil {
-		return Result{}, errorf(CodeInvalidRequest, "scheduled closes are off: set PAYJS_SCHEDULE_GROUP to cancel them")
-	}
 	err := h.deps.Scheduler.Cancel(ctx, scheduleName(req.PayjsOrderID))
 	if errors.Is(err, ErrNotScheduled) {
 		return Result{}, &Error{Code: CodeNotScheduled, Message: "no close is scheduled for this order", Cause: err}

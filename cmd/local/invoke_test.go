@@ -103,8 +103,8 @@ func TestInvokeSchedulesACloseInMotoUnderTheEmulator(t *testing.T) {
 	}
 	var input map[string]any
 	if err := json.Unmarshal([]byte(aws.ToString(tg.Input)), &input); err != nil ||
-		!maps.Equal(input, map[string]any{"payjs_order_id": id}) {
-		t.Errorf("Target.Input = %q, want only the order id, no time", aws.ToString(tg.Input))
+		!maps.Equal(input, map[string]any{"payjs_order_id": id, "scheduled": true}) {
+		t.Errorf("Target.Input = %q, want the order id marked scheduled, no time", aws.ToString(tg.Input))
 	}
 	if rp := tg.RetryPolicy; rp == nil || aws.ToInt32(rp.MaximumRetryAttempts) <= 0 ||
 		aws.ToInt32(rp.MaximumEventAgeInSeconds) < 60 || aws.ToInt32(rp.MaximumEventAgeInSeconds) > 86400 {

@@ -76,7 +76,7 @@ func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *schedu
 }
 
 func closeAt(at time.Time) handler.ScheduledClose {
-	return handler.ScheduledClose{Name: "close-" + order, At: at, Target: function, Input: `{"payjs_order_id":"` + order + `"}`}
+	return handler.ScheduledClose{Name: "close-" + order, At: at, Target: function, Input: `{"payjs_order_id":"` + order + `","scheduled":true}`}
 }
 
 func TestScheduleCreatesAOneTimeSchedule(t *testing.T) {
@@ -96,7 +96,7 @@ func TestScheduleCreatesAOneTimeSchedule(t *testing.T) {
 		{"after completion", string(s.ActionAfterCompletion), string(types.ActionAfterCompletionDelete)},
 		{"target", aws.ToString(s.Target.Arn), function},
 		{"role", aws.ToString(s.Target.RoleArn), roleARN},
-		{"input", aws.ToString(s.Target.Input), `{"payjs_order_id":"` + order + `"}`},
+		{"input", aws.ToString(s.Target.Input), `{"payjs_order_id":"` + order + `","scheduled":true}`},
 		{"dead-letter queue", aws.ToString(s.Target.DeadLetterConfig.Arn), dlqARN},
 	}
 	for _, ch := range checks {
