@@ -210,3 +210,24 @@ func TestNoTargetIsAConfigError(t *testing.T) {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
+
+// createFails is a Scheduler API whose CreateSchedule answers err.
+type createFails struct {
+	schedule.API
+	err error
+}
+
+func (c createFails) CreateSchedule(context.Context, *scheduler.CreateScheduleInput, ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
+	return nil, c.err
+}
+
+// TestMissingGroupOnCreateIsAConfigError: EventBridge Scheduler answers a
+// schedule in a group that does not exist with ResourceNotFoundException
+// (moto answers HTTP 500 instead, so this runs against a stand-in).
+func TestMissingGroupOnCreateIsAConfigError(t *testing.T) {
+	api := createFails{err: &types.ResourceNotFoundException{Message: aws.String("Schedule group payjs-close does not exist.")}}
+	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN})
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
+		t.Errorf("error %v, want config_unavailable", err)
+	}
+}
