@@ -10,7 +10,6 @@ LINT_VERSION := v2.15.0
 RIE       := $(BIN)/aws-lambda-rie
 LINT      := $(BIN)/golangci-lint
 LDFLAGS   := -s -w
-GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)"
 FUZZTIME  ?= 5m
 EVENT     ?= events/direct.json
 export PAYJS_RIE := $(RIE)

@@ -117,10 +117,10 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case EventBridge:
 		var e events.EventBridgeEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
-			return h.final(h.serve(ctx, kind, "", Request{}, errorf(CodeInvalidRequest, "EventBridge event is malformed")))
+			return final(h.serve(ctx, kind, "", Request{}, errorf(CodeInvalidRequest, "EventBridge event is malformed")))
 		}
 		req, err := decodeRequest(e.Detail)
-		return h.final(h.serve(ctx, kind, "", req, err))
+		return final(h.serve(ctx, kind, "", req, err))
 	case EventSQS:
 		var e events.SQSEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
@@ -132,13 +132,13 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return h.sqs(ctx, e.Records)
 	case EventDirect:
 		req, err := decodeRequest(payload)
-		return h.final(h.serve(ctx, kind, "", req, err))
+		return final(h.serve(ctx, kind, "", req, err))
 	}
 	err := errorf(CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
 		err = errorf(CodeInvalidRequest, "event must be a JSON object")
 	}
-	return h.final(h.serve(ctx, EventUnknown, "", Request{}, err))
+	return final(h.serve(ctx, EventUnknown, "", Request{}, err))
 }
 
 // serveHTTP answers an HTTP event decoded into its aws-lambda-go type E.
@@ -157,7 +157,7 @@ func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload [
 
 // final shapes the answer for EventBridge and direct invokes: the Result
 // itself, or, when retrying may help, a Lambda error typed with the code.
-func (h *Handler) final(res Result) ([]byte, error) {
+func final(res Result) ([]byte, error) {
 	body, err := json.Marshal(res)
 	if err != nil {
 		return nil, err

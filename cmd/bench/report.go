@@ -208,7 +208,7 @@ func (r row) result() string {
 	return "**FAIL**"
 }
 
-// rows are the table's lines, with the targets of issue 10.
+// rows are the table's lines, each with its target.
 func (r *report) rows() []row {
 	lo, lb := r.loopback[ours], r.loopback[baseline]
 	wo, wb := r.wan[ours], r.wan[baseline]

@@ -1225,7 +1225,7 @@ type emittedMetric struct {
 // the EMF lines a real bootstrap prints are to be checked against the same table.
 var emittedMetrics = []emittedMetric{
 	{Name: "Closes", Unit: "Count", Dimensions: map[string][]string{
-		"Outcome": {"closed", "already_closed", "paid", "rejected", "invalid", "error", "scheduled", "cancelled"}, //nolint:misspell // the status DESIGN.md names
+		"Outcome": {"closed", "already_closed", "paid", "rejected", "invalid", "error", "scheduled", "cancelled"}, //nolint:misspell // the status the README names
 	}},
 	{Name: "UpstreamLatency", Unit: "Milliseconds"},
 	{Name: "RetryableFailures", Unit: "Count"},
@@ -1647,7 +1647,7 @@ func TestSAMBuildTargetStampsTheVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The flags DESIGN.md asks for stay.
+	// The flags the README names stay.
 	out := dryRun(root, "build-CloseOrderFunction", "ARTIFACTS_DIR=/artifacts")
 	for _, want := range []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "-tags lambda.norpc", "-trimpath", `-ldflags "-s -w `, "-o /artifacts/bootstrap ./cmd/closeorder"} {
 		if !strings.Contains(out, want) {
