@@ -130,14 +130,7 @@ func TestProxyDelaysEachDirectionByItsOwnDelay(t *testing.T) {
 // the same bytes back, then the end of the stream.
 func TestProxyCarriesEveryByteInOrder(t *testing.T) {
 	ln := listen(t)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer func() { _ = c.Close() }()
-		_, _ = io.Copy(c, c) // echo until the client half-closes
-	}()
+	serveOne(ln, func(c net.Conn) { _, _ = io.Copy(c, c) }) // echo until the client half-closes
 	p := startProxy(t, ln.Addr().String(), 2*time.Millisecond, 3*time.Millisecond)
 	c := dial(t, p.Addr)
 
@@ -181,14 +174,7 @@ func TestProxyCarriesEveryByteInOrder(t *testing.T) {
 // listener and the connections it carries, though nobody closed it.
 func TestProxyStopsByItself(t *testing.T) {
 	ln := listen(t)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer func() { _ = c.Close() }()
-		_, _ = io.Copy(io.Discard, c)
-	}()
+	serveOne(ln, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	p, err := startDelayProxy(t.Context(), proxyConfig{Target: ln.Addr().String(), Lifetime: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -225,4 +211,17 @@ func TestProxyForwardsToLoopbackOnly(t *testing.T) {
 			t.Errorf("target %q: want an error", target)
 		}
 	}
+}
+
+// serveOne accepts one connection on ln, in the background, serves it
+// with serve and closes it.
+func serveOne(ln net.Listener, serve func(net.Conn)) {
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer func() { _ = c.Close() }()
+		serve(c)
+	}()
 }
