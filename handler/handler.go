@@ -22,9 +22,11 @@ type KeySource interface {
 	// Get returns the current keys.
 	Get(ctx context.Context) (*secret.Set, error)
 	// Refresh reads the secret again even inside its TTL, because PAYJS
-	// rejected a signature; it may answer the current keys when it read
-	// them moments ago.
-	Refresh(ctx context.Context) (*secret.Set, error)
+	// rejected a signature made with the keys seen. It answers newer keys
+	// than seen when it has them, waits for a read in flight rather than
+	// answer the keys that read replaces, and may answer seen when it
+	// read them moments ago.
+	Refresh(ctx context.Context, seen *secret.Set) (*secret.Set, error)
 }
 
 // OrderCloser closes one PAYJS order with one merchant's key.
@@ -219,10 +221,12 @@ func (h *Handler) do(ctx context.Context, req Request) (Result, error) {
 }
 
 // closeOrder asks PAYJS to close the order. When PAYJS rejects the
-// signature, the key may have been rotated: the secret is read again and,
-// if it holds another key, the close is tried once more with it.
+// signature, the key may have been rotated: the secret is read again (one
+// read shared by the closes of the sandbox that saw the same keys) and, if
+// it holds another key, the close is tried once more with it. Only a
+// mismatch that outlives the refresh counts in KeyMismatches.
 func (h *Handler) closeOrder(ctx context.Context, req Request) (Result, error) {
-	kc, err := h.closer(ctx, req.MchID, h.deps.Keys.Get)
+	set, kc, err := h.closer(ctx, req, h.deps.Keys.Get)
 	if err != nil {
 		return Result{}, err
 	}
@@ -230,14 +234,21 @@ func (h *Handler) closeOrder(ctx context.Context, req Request) (Result, error) {
 	if payjs.KindOf(err) != payjs.KindKeyMismatch {
 		return fromPayjs(pr, err)
 	}
-	h.deps.Obs.keyMismatch(ctx, req)
 	first, err := fromPayjs(pr, err)
-	fresh, ferr := h.closer(ctx, req.MchID, h.deps.Keys.Refresh)
+	_, fresh, ferr := h.closer(ctx, req, func(ctx context.Context) (*secret.Set, error) {
+		return h.deps.Keys.Refresh(ctx, set)
+	})
 	if ferr != nil || fresh.key == kc.key {
+		h.deps.Obs.keyMismatch(ctx, req)
 		return first, err // the secret holds the same key: asking again cannot help
 	}
 	res, err := fromPayjs(fresh.c.CloseOrder(ctx, req.PayjsOrderID))
 	res.Attempts += first.Attempts
+	if ErrorCode(err) == CodeKeyMismatch {
+		h.deps.Obs.keyMismatch(ctx, req)
+	} else {
+		h.deps.Obs.keyRotationHealed(ctx, req)
+	}
 	return res, err
 }
 
@@ -283,31 +294,36 @@ func fromPayjs(pr *payjs.Result, err error) (Result, error) {
 	return res, e
 }
 
-// closer returns the OrderCloser for mchid with the key that load
-// returns, building a client only for a key it has not seen (cold start,
-// or a refresh that found a new key).
-func (h *Handler) closer(ctx context.Context, mchid string, load func(context.Context) (*secret.Set, error)) (keyedCloser, error) {
+// closer returns the OrderCloser for req's merchant with the key that
+// load returns, and the set it came from, building a client only for a
+// key it has not seen (cold start, or a refresh that found a new key).
+// A scheduled close was checked when it was scheduled: a merchant it
+// cannot find now is a configuration gone wrong since, retried
+// (config_unavailable) until it is fixed or the message reaches the DLQ.
+func (h *Handler) closer(ctx context.Context, req Request, load func(context.Context) (*secret.Set, error)) (*secret.Set, keyedCloser, error) {
 	set, err := load(ctx)
 	if err != nil {
-		return keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later", Cause: err}
+		return nil, keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later", Cause: err}
 	}
-	m, err := set.Lookup(mchid)
+	m, err := set.Lookup(req.MchID)
 	switch {
+	case err != nil && req.Scheduled:
+		return nil, keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the scheduled close's merchant is not in the secret any more; restore it, or the close reaches the dead-letter queue", Cause: err}
 	case errors.Is(err, secret.ErrMchIDRequired):
-		return keyedCloser{}, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
+		return nil, keyedCloser{}, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
 	case err != nil:
-		return keyedCloser{}, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
+		return nil, keyedCloser{}, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if kc, ok := h.closers[m.MchID]; ok && kc.key == m.Key {
-		return kc, nil
+		return set, kc, nil
 	}
 	c, err := h.deps.NewCloser(m.Key)
 	if err != nil {
-		return keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key is unusable; fix the secret", Cause: err}
+		return nil, keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key is unusable; fix the secret", Cause: err}
 	}
 	kc := keyedCloser{key: m.Key, c: c}
 	h.closers[m.MchID] = kc
-	return kc, nil
+	return set, kc, nil
 }

@@ -43,7 +43,7 @@ func (k *staticKeys) Get(context.Context) (*secret.Set, error) {
 	return k.set, k.err
 }
 
-func (k *staticKeys) Refresh(context.Context) (*secret.Set, error) {
+func (k *staticKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.refreshes++

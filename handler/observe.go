@@ -159,12 +159,22 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 	o.emit(map[string]string{"Outcome": res.Status}, mets...)
 }
 
-// keyMismatch logs and counts a signature that PAYJS rejected: the key
-// in the secret is not the merchant's key at PAYJS.
+// keyMismatch logs and counts a signature that PAYJS rejected even after
+// the secret was read again: the key in the secret is not the merchant's
+// key at PAYJS.
 func (o *Observer) keyMismatch(ctx context.Context, req Request) {
-	o.log.LogAttrs(ctx, slog.LevelError, "PAYJS rejected the signature: the secret's key differs from the merchant's key at PAYJS; reading the secret again",
+	o.log.LogAttrs(ctx, slog.LevelError, "PAYJS rejected the signature: the secret's key differs from the merchant's key at PAYJS, even after reading the secret again",
 		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", clip(req.MchID)))
 	o.emit(nil, metric{Name: "KeyMismatches", Unit: "Count", value: 1})
+}
+
+// keyRotationHealed logs and counts a signature PAYJS rejected that the
+// refreshed secret's new key then made good: a key rotation, caught in
+// the same invoke, that needs nobody.
+func (o *Observer) keyRotationHealed(ctx context.Context, req Request) {
+	o.log.LogAttrs(ctx, slog.LevelWarn, "PAYJS rejected the signature of the key in use; the secret read again holds a new key, which PAYJS took: a key rotation",
+		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", clip(req.MchID)))
+	o.emit(nil, metric{Name: "KeyRotationsHealed", Unit: "Count", value: 1})
 }
 
 // scheduled logs and counts a schedule's create, reschedule or cancel.

@@ -115,13 +115,14 @@ func TestOtherMetrics(t *testing.T) {
 	o.SecretLoaded(true, 30*time.Millisecond)
 	o.SecretLoaded(false, time.Second)
 	o.keyMismatch(context.Background(), Request{PayjsOrderID: order1})
+	o.keyRotationHealed(context.Background(), Request{PayjsOrderID: order1})
 	o.scheduled(context.Background(), "create", Request{PayjsOrderID: order1}, time.Now().Add(time.Hour))
 	o.scheduled(context.Background(), "cancel", Request{PayjsOrderID: order1}, time.Time{})
 	got := metricsIn(t, out.String())
 	want := map[string]float64{
 		"ColdStarts[]": 1, "SecretLoads[Result=ok]": 1, "SecretLoadLatency[Result=ok]": 30,
 		"SecretLoads[Result=error]": 1, "SecretLoadLatency[Result=error]": 1000,
-		"KeyMismatches[]": 1, "Schedules[Action=create]": 1, "Schedules[Action=cancel]": 1,
+		"KeyMismatches[]": 1, "KeyRotationsHealed[]": 1, "Schedules[Action=create]": 1, "Schedules[Action=cancel]": 1,
 	}
 	for name, v := range want {
 		if got[name] != v {

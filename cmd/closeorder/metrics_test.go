@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
@@ -39,6 +42,20 @@ func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	invoke([]byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"bad!\"}"}]}`)) // invalid, on SQS
 	st.Sim.Inject(payjstest.Fault{Kind: payjstest.FaultNoSign})
 	invoke(direct(payjstest.DemoOrderUnpaid(3), "")) // unverified success
+	// The merchant rotates the key at PAYJS and in the secret: the close
+	// that PAYJS refuses with the old key heals with the new one.
+	const rotated = "the-rotated-key-of-the-merchant"
+	st.Moto.PutSecretValue(t, devstack.SecretName, `{"mchid":"`+payjstest.DemoMchID+`","key":"`+rotated+`"}`)
+	st.Sim.AddMerchant(payjstest.DemoMchID, rotated)
+	invoke(direct(payjstest.DemoOrderUnpaid(5), "")) // key rotation healed
+	// A fresh sandbox, so that the next forced refresh is not within 10 s
+	// of the last one.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := st.Emulator.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	invoke(direct(payjstest.DemoOrderUnpaid(6), "")) // closed with the rotated key, loaded at the cold start
 	// PAYJS holds another key, and the forced refresh of the secret fails.
 	st.Sim.AddMerchant(payjstest.DemoMchID, "the-key-the-merchant-set-at-payjs")
 	st.Moto.Fail("GetSecretValue", mototest.InternalError())

@@ -1230,6 +1230,7 @@ var emittedMetrics = []emittedMetric{
 	{Name: "UpstreamLatency", Unit: "Milliseconds"},
 	{Name: "RetryableFailures", Unit: "Count"},
 	{Name: "KeyMismatches", Unit: "Count"},
+	{Name: "KeyRotationsHealed", Unit: "Count"},
 	{Name: "PaidOrders", Unit: "Count"},
 	{Name: "UnverifiedSuccesses", Unit: "Count"},
 	{Name: "SQSPermanentFailures", Unit: "Count"},

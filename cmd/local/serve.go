@@ -89,7 +89,7 @@ type staticKeys struct{ set *secret.Set }
 func (k staticKeys) Get(context.Context) (*secret.Set, error) { return k.set, nil }
 
 // Refresh returns the demo secret: it never changes.
-func (k staticKeys) Refresh(context.Context) (*secret.Set, error) { return k.set, nil }
+func (k staticKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) { return k.set, nil }
 
 // newLocalHandler builds the function as cmd/closeorder's wiring does,
 // with the demo key in place of Secrets Manager, sched in place of

@@ -95,4 +95,4 @@ func secretKeys(ctx context.Context, id, mchid string) (keys, error) {
 type fixedKeys struct{ set *secret.Set }
 
 func (k fixedKeys) Get(context.Context) (*secret.Set, error)     { return k.set, nil }
-func (k fixedKeys) Refresh(context.Context) (*secret.Set, error) { return k.set, nil }
+func (k fixedKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) { return k.set, nil }

@@ -186,7 +186,6 @@ type Store struct {
 	mu     sync.Mutex
 	set    *Set      // last good set; nil until a load succeeds
 	next   time.Time // when set is due for a refresh (unused when ttl is 0)
-	forced bool      // Refresh made set due now, whatever the TTL
 	flight *flight   // the load under way, if any
 
 	lastForced time.Time // when Refresh last forced a read
@@ -261,7 +260,12 @@ func (s *Store) Get(ctx context.Context) (*Set, error) {
 	s.flight = f
 	stale := s.set
 	s.mu.Unlock()
+	return s.fly(ctx, f, stale)
+}
 
+// fly makes the call of flight f, which the caller has registered with
+// the store's lock held, and lands it.
+func (s *Store) fly(ctx context.Context, f *flight, stale *Set) (*Set, error) {
 	landed := false
 	defer func() {
 		if !landed { // the API panicked: release the waiters, let the panic go on
@@ -275,28 +279,61 @@ func (s *Store) Get(ctx context.Context) (*Set, error) {
 }
 
 // Refresh reads the secret again even inside the TTL, as when PAYJS
-// rejected a signature made with the current key, and returns what Get
-// then returns. It forces a read at most once every [MinForcedRefresh];
-// sooner, it returns the current set as Get does.
-func (s *Store) Refresh(ctx context.Context) (*Set, error) {
+// rejected a signature made with the keys seen, and returns the keys to
+// try next:
+//
+//   - when the current set is not seen (another caller's refresh, or the
+//     TTL's, already replaced it), the current set, without a read;
+//   - when a read is in flight, its outcome, once it lands: never the keys
+//     it is replacing;
+//   - else a new read, at most once every [MinForcedRefresh]; sooner, the
+//     current set.
+//
+// So the closes of one sandbox that all saw a mismatch share one read.
+// With nothing loaded yet, Refresh is Get.
+func (s *Store) Refresh(ctx context.Context, seen *Set) (*Set, error) {
 	s.mu.Lock()
-	if now := s.now(); s.set != nil && (s.lastForced.IsZero() || now.Sub(s.lastForced) >= MinForcedRefresh) {
-		s.lastForced, s.forced = now, true
+	switch {
+	case s.set == nil && s.flight == nil:
+		s.mu.Unlock()
+		return s.Get(ctx)
+	case s.flight != nil:
+		f := s.flight
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.set, f.err
+		case <-ctx.Done():
+			return nil, &LoadError{SecretID: s.id, Reason: ReasonTimeout, Err: ctx.Err()}
+		}
+	case s.set != seen:
+		set := s.set
+		s.mu.Unlock()
+		return set, nil
 	}
+	now := s.now()
+	if !s.lastForced.IsZero() && now.Sub(s.lastForced) < MinForcedRefresh {
+		set := s.set
+		s.mu.Unlock()
+		return set, nil
+	}
+	s.lastForced = now
+	f := &flight{done: make(chan struct{})}
+	s.flight = f
+	stale := s.set
 	s.mu.Unlock()
-	return s.Get(ctx)
+	return s.fly(ctx, f, stale)
 }
 
 // due reports whether the current set must be refreshed at now.
 func (s *Store) due(now time.Time) bool {
-	return s.forced || (s.ttl > 0 && !now.Before(s.next))
+	return s.ttl > 0 && !now.Before(s.next)
 }
 
 // land records the outcome of f and releases its waiters.
 func (s *Store) land(f *flight, stale, fresh *Set, err error) (*Set, error) {
 	s.mu.Lock()
 	now := s.now()
-	s.forced = false
 	switch {
 	case err == nil:
 		if stale != nil && stale.equal(fresh) {

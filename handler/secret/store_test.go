@@ -589,21 +589,21 @@ func TestStoreRefreshIsForcedAtMostEveryTenSeconds(t *testing.T) {
 	api := &fakeAPI{answer: serve(secretJSON(testKey))}
 	clk := newClock()
 	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now), WithTTL(time.Hour))
-	first, err := s.Refresh(context.Background()) // nothing loaded yet: a plain load
+	first, err := s.Refresh(context.Background(), s.current()) // nothing loaded yet: a plain load
 	if err != nil || api.Calls() != 1 {
 		t.Fatalf("Refresh = %v, %d calls", err, api.Calls())
 	}
 	api.set(serve(secretJSON("rotated-key-value")))
-	got, _ := s.Refresh(context.Background())
+	got, _ := s.Refresh(context.Background(), s.current())
 	if api.Calls() != 2 || got == first {
 		t.Fatalf("a Refresh inside the TTL made %d calls in all and kept the old set", api.Calls())
 	}
 	clk.Advance(MinForcedRefresh - time.Millisecond)
-	if _, _ = s.Refresh(context.Background()); api.Calls() != 2 {
+	if _, _ = s.Refresh(context.Background(), s.current()); api.Calls() != 2 {
 		t.Errorf("a Refresh within 10 s of the last read the secret again")
 	}
 	clk.Advance(time.Millisecond)
-	if _, _ = s.Refresh(context.Background()); api.Calls() != 3 {
+	if _, _ = s.Refresh(context.Background(), s.current()); api.Calls() != 3 {
 		t.Errorf("a Refresh 10 s after the last did not read the secret")
 	}
 	if again, _ := s.Get(context.Background()); again != got || api.Calls() != 3 {
