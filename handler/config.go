@@ -34,10 +34,12 @@ type Config struct {
 	// ScheduleGroup is the EventBridge Scheduler group of scheduled
 	// closes; "" turns scheduling off.
 	ScheduleGroup string
-	// ScheduleRoleARN is the role Scheduler assumes to invoke the
-	// function; ScheduleDLQARN the queue a schedule's failed invokes go to.
-	ScheduleRoleARN string
-	ScheduleDLQARN  string
+	// ScheduleRoleARN is the role Scheduler assumes to send a due close
+	// to ScheduleTargetARN, the close queue; ScheduleDLQARN the queue a
+	// schedule's failed sends go to.
+	ScheduleRoleARN   string
+	ScheduleTargetARN string
+	ScheduleDLQARN    string
 }
 
 // ConfigError names the environment variable whose value is wrong.
@@ -100,7 +102,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.ScheduleGroup != "" && !strings.HasPrefix(c.ScheduleRoleARN, "arn:") {
 		return c, &ConfigError{"PAYJS_SCHEDULE_ROLE_ARN", "must be the ARN of the role EventBridge Scheduler assumes when PAYJS_SCHEDULE_GROUP is set"}
 	}
+	c.ScheduleTargetARN = strings.TrimSpace(getenv("PAYJS_SCHEDULE_TARGET_ARN"))
+	if c.ScheduleGroup != "" && !isSQSARN(c.ScheduleTargetARN) {
+		return c, &ConfigError{"PAYJS_SCHEDULE_TARGET_ARN", "must be the close queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME) when PAYJS_SCHEDULE_GROUP is set: scheduled closes go through the queue"}
+	}
 	return c, nil
+}
+
+// isSQSARN reports whether s is an SQS queue's ARN, in any partition.
+func isSQSARN(s string) bool {
+	p := strings.Split(s, ":")
+	return len(p) == 6 && p[0] == "arn" && strings.HasPrefix(p[1], "aws") && p[2] == "sqs" && p[3] != "" && p[4] != "" && p[5] != ""
 }
 
 // logLevel reads a log level. Lambda's ApplicationLogLevel may also be

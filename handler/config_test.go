@@ -64,6 +64,9 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{[]string{"PAYJS_SECRET_TTL", "forever"}, "PAYJS_SECRET_TTL"},
 		{[]string{"PAYJS_REQUIRE_SIGNATURE", "yes please"}, "PAYJS_REQUIRE_SIGNATURE"},
 		{[]string{"PAYJS_SCHEDULE_GROUP", "payjs-close"}, "PAYJS_SCHEDULE_ROLE_ARN"},
+		{[]string{"PAYJS_SCHEDULE_GROUP", "payjs-close", "PAYJS_SCHEDULE_ROLE_ARN", "arn:aws:iam::1:role/r"}, "PAYJS_SCHEDULE_TARGET_ARN"},
+		{[]string{"PAYJS_SCHEDULE_GROUP", "payjs-close", "PAYJS_SCHEDULE_ROLE_ARN", "arn:aws:iam::1:role/r",
+			"PAYJS_SCHEDULE_TARGET_ARN", "arn:aws:lambda:us-east-1:123456789012:function:payjs-close"}, "PAYJS_SCHEDULE_TARGET_ARN"},
 		{[]string{"PAYJS_SQS_CONCURRENCY", "0"}, "PAYJS_SQS_CONCURRENCY"},
 	}
 	for _, tc := range cases {

@@ -121,7 +121,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		if err := json.Unmarshal(payload, &e); err != nil {
 			return final(h.serve(ctx, kind, "", Request{}, errorf(CodeInvalidRequest, "EventBridge event is malformed")))
 		}
-		req, err := decodeRequest(e.Detail)
+		req, err := fromOutside(decodeRequest(e.Detail))
 		return final(h.serve(ctx, kind, "", req, err))
 	case EventSQS:
 		var e events.SQSEvent
@@ -133,7 +133,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		}
 		return h.sqs(ctx, e.Records)
 	case EventDirect:
-		req, err := decodeRequest(payload)
+		req, err := fromOutside(decodeRequest(payload))
 		return final(h.serve(ctx, kind, "", req, err))
 	}
 	err := errorf(CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
@@ -151,7 +151,7 @@ func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload [
 	if err != nil {
 		err = errorf(CodeInvalidRequest, "event is malformed")
 	} else {
-		req, err = from(&e).request()
+		req, err = fromOutside(from(&e).request())
 	}
 	res := h.serve(ctx, kind, "", req, err)
 	return encodeHTTP(kind, &res)
@@ -297,22 +297,14 @@ func fromPayjs(pr *payjs.Result, err error) (Result, error) {
 // closer returns the OrderCloser for req's merchant with the key that
 // load returns, and the set it came from, building a client only for a
 // key it has not seen (cold start, or a refresh that found a new key).
-// A scheduled close was checked when it was scheduled: a merchant it
-// cannot find now is a configuration gone wrong since, retried
-// (config_unavailable) until it is fixed or the message reaches the DLQ.
 func (h *Handler) closer(ctx context.Context, req Request, load func(context.Context) (*secret.Set, error)) (*secret.Set, keyedCloser, error) {
 	set, err := load(ctx)
 	if err != nil {
 		return nil, keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later", Cause: err}
 	}
-	m, err := set.Lookup(req.MchID)
-	switch {
-	case err != nil && req.Scheduled:
-		return nil, keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the scheduled close's merchant is not in the secret any more; restore it, or the close reaches the dead-letter queue", Cause: err}
-	case errors.Is(err, secret.ErrMchIDRequired):
-		return nil, keyedCloser{}, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
-	case err != nil:
-		return nil, keyedCloser{}, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
+	m, err := lookup(set, req)
+	if err != nil {
+		return nil, keyedCloser{}, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -326,4 +318,22 @@ func (h *Handler) closer(ctx context.Context, req Request, load func(context.Con
 	kc := keyedCloser{key: m.Key, c: c}
 	h.closers[m.MchID] = kc
 	return set, kc, nil
+}
+
+// lookup finds req's merchant in set. A scheduled close was checked when
+// it was scheduled: a merchant it cannot find now is a configuration gone
+// wrong since, retried (config_unavailable) until it is fixed or the
+// message reaches the dead-letter queue. Any other request names a
+// merchant wrongly (invalid_request).
+func lookup(set *secret.Set, req Request) (secret.Merchant, error) {
+	m, err := set.Lookup(req.MchID)
+	switch {
+	case err == nil:
+		return m, nil
+	case req.Scheduled:
+		return m, &Error{Code: CodeConfigUnavailable, Message: "the scheduled close's merchant is not in the secret any more; restore it, or the close reaches the dead-letter queue", Cause: err}
+	case errors.Is(err, secret.ErrMchIDRequired):
+		return m, errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
+	}
+	return m, errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
-
-	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // Scheduler keeps the one-time schedules that close an order later.
@@ -33,31 +31,37 @@ type ScheduledClose struct {
 	Name string
 	// At is when the close is due.
 	At time.Time
-	// Target is the ARN of the function to invoke, as it was invoked.
-	Target string
-	// Input is the event the function is invoked with: the plain close
-	// request, without a time, marked "scheduled".
+	// Input is the body of the message the schedule sends the close
+	// queue: the plain close request with its merchant resolved, without
+	// a time, marked "scheduled" (see scheduled.go).
 	Input string
 }
 
 func scheduleName(payjsOrderID string) string { return "close-" + payjsOrderID }
 
-// schedule arranges for the order to be closed at at.
+// schedule arranges for the order to be closed at at. Everything that can
+// be checked now is, so that a close answered 202 can run: the order id
+// (validate), and the merchant, which the message then names. A key that
+// cannot be loaded is config_unavailable, retryable: no 202.
 func (h *Handler) schedule(ctx context.Context, req Request, at time.Time) (Result, error) {
-	input, err := json.Marshal(struct {
-		PayjsOrderID string `json:"payjs_order_id"`
-		MchID        string `json:"mchid,omitempty"`
-		Scheduled    bool   `json:"scheduled"`
-	}{req.PayjsOrderID, req.MchID, true})
+	set, err := h.deps.Keys.Get(ctx)
+	if err != nil {
+		return Result{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded, so the merchant cannot be checked; try again later", Cause: err}
+	}
+	m, err := lookup(set, req)
 	if err != nil {
 		return Result{}, err
 	}
-	target := ""
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		target = lc.InvokedFunctionArn
+	input, err := json.Marshal(struct {
+		PayjsOrderID string `json:"payjs_order_id"`
+		MchID        string `json:"mchid"`
+		Scheduled    bool   `json:"scheduled"`
+	}{req.PayjsOrderID, m.MchID, true})
+	if err != nil {
+		return Result{}, err
 	}
 	at = at.UTC().Truncate(time.Second)
-	moved, err := h.deps.Scheduler.Schedule(ctx, ScheduledClose{Name: scheduleName(req.PayjsOrderID), At: at, Target: target, Input: string(input)})
+	moved, err := h.deps.Scheduler.Schedule(ctx, ScheduledClose{Name: scheduleName(req.PayjsOrderID), At: at, Input: string(input)})
 	if err != nil {
 		return Result{}, schedulerError(err)
 	}

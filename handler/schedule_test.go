@@ -110,7 +110,7 @@ func TestScheduleOnEveryWayIn(t *testing.T) {
 				t.Fatalf("result = %+v", res)
 			}
 			s := fs.entries["close-"+order1]
-			if !s.At.Equal(want) || s.Target != invokedARN || s.Input != `{"payjs_order_id":"`+order1+`","scheduled":true}` {
+			if !s.At.Equal(want) || s.Input != `{"payjs_order_id":"`+order1+`","mchid":"`+testMchID+`","scheduled":true}` {
 				t.Errorf("schedule = %+v", s)
 			}
 			if len(hs.closer.asked) != 0 {

@@ -47,7 +47,7 @@ func recordRequest(body string) (Request, error) {
 	}
 	switch f.kind() {
 	case EventBridge:
-		return decodeRequest(f["detail"])
+		return fromOutside(decodeRequest(f["detail"]))
 	case EventDirect:
 		return decodeRequest([]byte(body))
 	}

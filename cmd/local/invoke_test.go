@@ -19,8 +19,9 @@ import (
 
 // `make invoke EVENT=events/schedule.json`, end to end: the real bootstrap
 // under aws-lambda-rie schedules the close in moto as EventBridge
-// Scheduler, the schedule is printed, and its input, invoked as Scheduler
-// would, closes the order.
+// Scheduler with the close queue as its target, the schedule is printed,
+// and its input, delivered as an SQS record as the queue would, closes
+// the order.
 func TestInvokeSchedulesACloseInMotoUnderTheEmulator(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -93,18 +94,17 @@ func TestInvokeSchedulesACloseInMotoUnderTheEmulator(t *testing.T) {
 	if tg == nil {
 		t.Fatal("the schedule has no target")
 	}
-	// The ARN aws-lambda-rie gives the function as InvokedFunctionArn.
-	const emulatorARN = "arn:aws:lambda:us-east-1:012345678912:function:payjs-close"
-	if arn := aws.ToString(tg.Arn); arn != emulatorARN || arn != st.FunctionARN() {
-		t.Errorf("Target.Arn = %q, want %q", arn, emulatorARN)
+	// Scheduler's SQS target: the close queue, PAYJS_SCHEDULE_TARGET_ARN.
+	if arn := aws.ToString(tg.Arn); arn != devstack.CloseQueueARN {
+		t.Errorf("Target.Arn = %q, want the close queue %q", arn, devstack.CloseQueueARN)
 	}
 	if role := aws.ToString(tg.RoleArn); role != devstack.ScheduleRoleARN {
 		t.Errorf("Target.RoleArn = %q, want %q", role, devstack.ScheduleRoleARN)
 	}
 	var input map[string]any
 	if err := json.Unmarshal([]byte(aws.ToString(tg.Input)), &input); err != nil ||
-		!maps.Equal(input, map[string]any{"payjs_order_id": id, "scheduled": true}) {
-		t.Errorf("Target.Input = %q, want the order id marked scheduled, no time", aws.ToString(tg.Input))
+		!maps.Equal(input, map[string]any{"payjs_order_id": id, "mchid": payjstest.DemoMchID, "scheduled": true}) {
+		t.Errorf("Target.Input = %q, want the order id and its resolved merchant marked scheduled, no time", aws.ToString(tg.Input))
 	}
 	if rp := tg.RetryPolicy; rp == nil || aws.ToInt32(rp.MaximumRetryAttempts) <= 0 ||
 		aws.ToInt32(rp.MaximumEventAgeInSeconds) < 60 || aws.ToInt32(rp.MaximumEventAgeInSeconds) > 86400 {
@@ -117,14 +117,11 @@ func TestInvokeSchedulesACloseInMotoUnderTheEmulator(t *testing.T) {
 		t.Errorf("after scheduling: order %v after %d PAYJS requests, want unpaid and none", o.State, st.Sim.Requests())
 	}
 
-	// Scheduler's invoke, when it is due: the input as a direct invoke.
-	raw, err := st.Invoke(ctx, []byte(aws.ToString(tg.Input)))
-	if err != nil {
-		t.Fatalf("invoke with the schedule's input: %s, %v", raw, err)
-	}
-	var closed map[string]any
-	if err := json.Unmarshal(raw, &closed); err != nil || closed["ok"] != true || closed["status"] != "closed" || closed["payjs_order_id"] != id {
-		t.Errorf("the scheduled close: %s, want ok, closed", raw)
+	// When it is due, Scheduler sends the input to the close queue, whose
+	// event source delivers it to the function as an SQS record.
+	raw, err := st.Invoke(ctx, devstack.SQSEvent(aws.ToString(tg.Input)))
+	if err != nil || string(raw) != `{"batchItemFailures":[]}` {
+		t.Fatalf("the schedule's input as an SQS record: %s, %v; want no failures", raw, err)
 	}
 	if o, _ := st.Sim.Order(id); o.State != payjstest.StateClosed {
 		t.Errorf("after the scheduled close: order %v, want closed", o.State)

@@ -14,8 +14,9 @@
 //	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000001/close
 //
 // Scheduled closes (close_at, close_after) are kept by a stand-in for
-// EventBridge Scheduler in this process, which invokes the function with
-// the schedule's input when it is due (locally, a close more than 1 s
+// EventBridge Scheduler in this process, which delivers the schedule's
+// input to the function as an SQS record, as the close queue would, when
+// it is due (locally, a close more than 1 s
 // ahead is scheduled; deployed, more than 60 s); DELETE cancels:
 //
 //	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000003/close -d '{"close_after":"10s"}' -H 'Content-Type: application/json'

@@ -3,21 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/payjs-close/payjs-close/handler"
 )
 
 // localScheduler stands in for EventBridge Scheduler under `make run`: it
 // keeps each scheduled close as a timer in this process and, when it is
-// due, invokes the function with the schedule's input, as Scheduler
-// invokes it (a direct invoke), then forgets the schedule, as
-// ActionAfterCompletion DELETE does. There is one function here, so the
-// target and role are not needed. Scheduling an order again moves its
-// timer; Cancel stops it; Stop stops them all.
+// due, hands the function an SQS event whose one record's body is the
+// schedule's input, as Scheduler sends it to the close queue and the
+// queue's event source delivers it, so the close runs the SQS code path;
+// then it forgets the schedule, as ActionAfterCompletion DELETE does.
+// There is one function and no queue here, so the target and role are not
+// needed. Scheduling an order again moves its timer; Cancel stops it; Stop
+// stops them all.
 type localScheduler struct {
 	now       func() time.Time
 	afterFunc func(d time.Duration, f func()) timer // time.AfterFunc outside tests
@@ -85,8 +89,8 @@ func (l *localScheduler) Cancel(_ context.Context, name string) error {
 	return nil
 }
 
-// fire invokes the function with p's input, unless p was moved, canceled
-// or stopped since its timer was set.
+// fire delivers p's input to the function as an SQS record, unless p was
+// moved, canceled or stopped since its timer was set.
 func (l *localScheduler) fire(p *pendingClose) {
 	l.mu.Lock()
 	if l.stopped || l.pending[p.close.Name] != p {
@@ -100,20 +104,36 @@ func (l *localScheduler) fire(p *pendingClose) {
 	l.mu.Unlock()
 	defer l.running.Done()
 
-	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
-		AwsRequestID:       reqID,
-		InvokedFunctionArn: p.close.Target,
-	})
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: reqID})
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	l.log.InfoContext(ctx, "local scheduler: a scheduled close is due; invoking the function with its input",
+	l.log.InfoContext(ctx, "local scheduler: a scheduled close is due; delivering its input to the function as an SQS record",
 		slog.String("schedule", p.close.Name), slog.String("close_at", p.close.At.UTC().Format(time.RFC3339)), slog.String("input", p.close.Input))
-	if _, err := l.fn.Invoke(ctx, []byte(p.close.Input)); err != nil {
-		// The function has logged the close; in AWS, Lambda's
-		// asynchronous retries and on-failure destination take over.
-		l.log.WarnContext(ctx, "local scheduler: the function failed the scheduled invoke; Lambda would retry it asynchronously",
-			slog.String("schedule", p.close.Name), slog.String("error", err.Error()))
+	out, err := l.fn.Invoke(ctx, sqsDelivery(reqID, p.close.Input))
+	var resp events.SQSEventResponse
+	if err == nil {
+		err = json.Unmarshal(out, &resp)
 	}
+	if err != nil || len(resp.BatchItemFailures) > 0 {
+		// The function has logged the close; in AWS, the close queue
+		// delivers the message again, then moves it to its dead-letter
+		// queue.
+		l.log.WarnContext(ctx, "local scheduler: the function failed the scheduled close; the close queue would deliver it again, then dead-letter it",
+			slog.String("schedule", p.close.Name), slog.Any("error", err), slog.Int("batch_item_failures", len(resp.BatchItemFailures)))
+	}
+}
+
+// localQueueARN names the close queue the stand-in plays.
+const localQueueARN = "arn:aws:sqs:us-east-1:000000000000:payjs-close-local-close"
+
+// sqsDelivery is the SQS event the close queue's event source would hand
+// the function for a message of body, as Scheduler's SQS target sends it.
+func sqsDelivery(messageID, body string) []byte {
+	b, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{
+		MessageId: messageID, Body: body, EventSource: "aws:sqs", EventSourceARN: localQueueARN, AWSRegion: "us-east-1",
+		Attributes: map[string]string{"ApproximateReceiveCount": "1"},
+	}}})
+	return b // an SQSEvent of strings always encodes
 }
 
 // Stop stops every timer, so that no close fires after it, and waits for

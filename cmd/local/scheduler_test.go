@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
@@ -170,8 +171,9 @@ func TestLocalSchedulerClosesTheOrderWhenDue(t *testing.T) {
 	}
 	logs := f.logs.String()
 	for _, want := range []string{
-		`"message":"local scheduler: a scheduled close is due; invoking the function with its input"`,
-		`"message":"close","event_kind":"direct","payjs_order_id":"` + id + `","outcome":"closed"`,
+		`"message":"local scheduler: a scheduled close is due; delivering its input to the function as an SQS record"`,
+		`"message":"close","event_kind":"sqs","payjs_order_id":"` + id + `","outcome":"closed"`,
+		`"scheduled":true`,
 		`"requestId":"local-scheduled-000001"`,
 	} {
 		if !strings.Contains(logs, want) {
@@ -272,7 +274,7 @@ func (c recordingInvoker) Invoke(_ context.Context, payload []byte) ([]byte, err
 }
 
 // With the real clock, a close moved to 20 ms ahead fires on its own,
-// once, with its input.
+// once, with its input as the body of one SQS record.
 func TestLocalSchedulerFiresOnTheRealClock(t *testing.T) {
 	t.Parallel()
 	invoked := make(recordingInvoker, 2)
@@ -289,8 +291,9 @@ func TestLocalSchedulerFiresOnTheRealClock(t *testing.T) {
 	}
 	select {
 	case p := <-invoked:
-		if string(p) != s.Input {
-			t.Errorf("invoked with %s, want %s", p, s.Input)
+		var e events.SQSEvent
+		if err := json.Unmarshal(p, &e); err != nil || len(e.Records) != 1 || e.Records[0].Body != s.Input || e.Records[0].EventSource != "aws:sqs" {
+			t.Errorf("invoked with %s, want one SQS record whose body is %s", p, s.Input)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the close did not fire")

@@ -1,12 +1,15 @@
 // Package schedule keeps payjs-close's scheduled closes as EventBridge
 // Scheduler one-time schedules: one schedule per order, at a UTC time,
-// deleted by Scheduler once it has run, invoking the function with the
-// plain close request. It implements [handler.Scheduler]:
+// deleted by Scheduler once it has run, sending the close queue the plain
+// close request (Scheduler's SQS target), which the function's SQS path
+// reads, bounded as every queued close is. It implements
+// [handler.Scheduler]:
 //
 //	sched := schedule.New(awsCfg, schedule.Config{
-//		Group:   "payjs-close",                          // PAYJS_SCHEDULE_GROUP
-//		RoleARN: "arn:aws:iam::123456789012:role/sched", // PAYJS_SCHEDULE_ROLE_ARN
-//		DLQARN:  "arn:aws:sqs:...:payjs-close-scheduled-dlq",
+//		Group:     "payjs-close",                          // PAYJS_SCHEDULE_GROUP
+//		RoleARN:   "arn:aws:iam::123456789012:role/sched", // PAYJS_SCHEDULE_ROLE_ARN
+//		TargetARN: "arn:aws:sqs:...:payjs-close-close",     // PAYJS_SCHEDULE_TARGET_ARN
+//		DLQARN:    "arn:aws:sqs:...:payjs-close-dlq",       // PAYJS_SCHEDULE_DLQ_ARN
 //	})
 //	h := handler.New(handler.Deps{Scheduler: sched, ...})
 //
@@ -37,19 +40,20 @@ type API interface {
 	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
 }
 
-// Config is where schedules go and how Scheduler invokes the function.
+// Config is where schedules go and where Scheduler sends their closes.
 type Config struct {
 	// Group is the schedule group (PAYJS_SCHEDULE_GROUP).
 	Group string
-	// RoleARN is the role Scheduler assumes to invoke the function.
+	// RoleARN is the role Scheduler assumes to send to the target.
 	RoleARN string
-	// DLQARN is the SQS queue for invokes Scheduler gave up on; "" for none.
+	// TargetARN is the close queue's ARN (PAYJS_SCHEDULE_TARGET_ARN).
+	TargetARN string
+	// DLQARN is the SQS queue for sends Scheduler gave up on; "" for none.
 	DLQARN string
 }
 
-// How Scheduler retries invoking the function. Once Lambda has taken the
-// invoke, the function's own asynchronous retries and on-failure
-// destination take over.
+// How Scheduler retries sending to the close queue. Once the queue has
+// taken the message, its redrive policy and dead-letter queue take over.
 const (
 	maxRetryAttempts = 20
 	maxEventAge      = 24 * 60 * 60 // seconds
@@ -72,12 +76,12 @@ func NewWithAPI(api func() API, cfg Config) *Client { return &Client{cfg: cfg, a
 
 // Schedule creates the schedule s.Name, or moves it to s.At when it exists.
 func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
-	if s.Target == "" {
-		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the function's ARN is unknown: scheduled closes need the invocation context"}
+	if c.cfg.TargetARN == "" {
+		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
 	}
 	expr := "at(" + s.At.UTC().Format("2006-01-02T15:04:05") + ")"
 	target := &types.Target{
-		Arn:         aws.String(s.Target),
+		Arn:         aws.String(c.cfg.TargetARN),
 		RoleArn:     aws.String(c.cfg.RoleARN),
 		Input:       aws.String(s.Input),
 		RetryPolicy: &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(maxRetryAttempts), MaximumEventAgeInSeconds: aws.Int32(maxEventAge)},

@@ -21,7 +21,7 @@ const (
 	group    = "payjs-close"
 	roleARN  = "arn:aws:iam::123456789012:role/payjs-close-scheduler"
 	dlqARN   = "arn:aws:sqs:us-east-1:123456789012:payjs-close-scheduled-dlq"
-	function = "arn:aws:lambda:us-east-1:123456789012:function:payjs-close:live"
+	queueARN = "arn:aws:sqs:us-east-1:123456789012:payjs-close-close"
 	order    = "2026112500000000000000000001"
 )
 
@@ -62,7 +62,7 @@ func server(t *testing.T) (*mototest.Server, string) {
 func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *scheduler.GetScheduleOutput) {
 	t.Helper()
 	srv, g := server(t)
-	c := schedule.New(mototest.Config(t, srv.URL), schedule.Config{Group: g, RoleARN: roleARN, DLQARN: dlqARN})
+	c := schedule.New(mototest.Config(t, srv.URL), schedule.Config{Group: g, RoleARN: roleARN, TargetARN: queueARN, DLQARN: dlqARN})
 	sc := srv.SchedulerClient(t)
 	get := func() *scheduler.GetScheduleOutput {
 		t.Helper()
@@ -76,7 +76,7 @@ func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *schedu
 }
 
 func closeAt(at time.Time) handler.ScheduledClose {
-	return handler.ScheduledClose{Name: "close-" + order, At: at, Target: function, Input: `{"payjs_order_id":"` + order + `","scheduled":true}`}
+	return handler.ScheduledClose{Name: "close-" + order, At: at, Input: `{"payjs_order_id":"` + order + `","mchid":"1528140051","scheduled":true}`}
 }
 
 func TestScheduleCreatesAOneTimeSchedule(t *testing.T) {
@@ -94,9 +94,9 @@ func TestScheduleCreatesAOneTimeSchedule(t *testing.T) {
 		{"timezone", aws.ToString(s.ScheduleExpressionTimezone), "UTC"},
 		{"window", string(s.FlexibleTimeWindow.Mode), string(types.FlexibleTimeWindowModeOff)},
 		{"after completion", string(s.ActionAfterCompletion), string(types.ActionAfterCompletionDelete)},
-		{"target", aws.ToString(s.Target.Arn), function},
+		{"target: the close queue", aws.ToString(s.Target.Arn), queueARN},
 		{"role", aws.ToString(s.Target.RoleArn), roleARN},
-		{"input", aws.ToString(s.Target.Input), `{"payjs_order_id":"` + order + `","scheduled":true}`},
+		{"input: the SQS message body", aws.ToString(s.Target.Input), `{"payjs_order_id":"` + order + `","mchid":"1528140051","scheduled":true}`},
 		{"dead-letter queue", aws.ToString(s.Target.DeadLetterConfig.Arn), dlqARN},
 	}
 	for _, ch := range checks {
@@ -174,7 +174,7 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 			}
 			cfg := mototest.Config(t, srv.URL)
 			cfg.RetryMaxAttempts = 1
-			c := schedule.New(cfg, schedule.Config{Group: g, RoleARN: roleARN})
+			c := schedule.New(cfg, schedule.Config{Group: g, RoleARN: roleARN, TargetARN: queueARN})
 			if tc.fault != nil {
 				srv.Fail(tc.op, *tc.fault)
 			}
@@ -204,9 +204,7 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 
 func TestNoTargetIsAConfigError(t *testing.T) {
 	c := schedule.NewWithAPI(func() schedule.API { t.Fatal("the API was called"); return nil }, schedule.Config{Group: group, RoleARN: roleARN})
-	s := closeAt(time.Now().Add(time.Hour))
-	s.Target = ""
-	if _, err := c.Schedule(context.Background(), s); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
@@ -226,7 +224,7 @@ func (c createFails) CreateSchedule(context.Context, *scheduler.CreateScheduleIn
 // (moto answers HTTP 500 instead, so this runs against a stand-in).
 func TestMissingGroupOnCreateIsAConfigError(t *testing.T) {
 	api := createFails{err: &types.ResourceNotFoundException{Message: aws.String("Schedule group payjs-close does not exist.")}}
-	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN})
+	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
 	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}

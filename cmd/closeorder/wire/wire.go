@@ -105,7 +105,7 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		Budget:         cfg.Timeout,
 	}
 	if cfg.ScheduleGroup != "" {
-		deps.Scheduler = schedule.New(awsCfg, schedule.Config{Group: cfg.ScheduleGroup, RoleARN: cfg.ScheduleRoleARN, DLQARN: cfg.ScheduleDLQARN})
+		deps.Scheduler = schedule.New(awsCfg, schedule.Config{Group: cfg.ScheduleGroup, RoleARN: cfg.ScheduleRoleARN, TargetARN: cfg.ScheduleTargetARN, DLQARN: cfg.ScheduleDLQARN})
 	}
 	return handler.New(deps), nil
 }

@@ -2,8 +2,10 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -12,24 +14,33 @@ import (
 
 // Scheduled closes: [Start] creates the schedule group ScheduleGroup in moto
 // and gives the function these as PAYJS_SCHEDULE_GROUP,
-// PAYJS_SCHEDULE_ROLE_ARN and PAYJS_SCHEDULE_DLQ_ARN, with moto as
-// AWS_ENDPOINT_URL_SCHEDULER. moto stores schedules and never fires them,
-// so neither the role nor the queue needs to exist.
+// PAYJS_SCHEDULE_ROLE_ARN, PAYJS_SCHEDULE_TARGET_ARN and
+// PAYJS_SCHEDULE_DLQ_ARN, with moto as AWS_ENDPOINT_URL_SCHEDULER. moto
+// stores schedules and never fires them, so neither the role nor the
+// queues need to exist: a test fires a schedule by handing the function
+// an SQS event whose record body is the schedule's input, as the close
+// queue's event source would.
 const (
 	ScheduleGroup   = "payjs-close"
 	ScheduleRoleARN = "arn:aws:iam::123456789012:role/payjs-close-scheduler"
-	ScheduleDLQARN  = "arn:aws:sqs:us-east-1:123456789012:payjs-close-scheduled-dlq"
+	CloseQueueARN   = "arn:aws:sqs:us-east-1:123456789012:payjs-close-close"
+	ScheduleDLQARN  = "arn:aws:sqs:us-east-1:123456789012:payjs-close-dlq"
 )
 
-// FunctionARN returns the ARN that aws-lambda-rie gives the function as
-// its InvokedFunctionArn (fixed region and account, the function's
-// name): the target of the schedules the function creates.
-func (st *Stack) FunctionARN() string {
-	name := st.env["AWS_LAMBDA_FUNCTION_NAME"]
-	if name == "" {
-		name = "test_function" // the emulator's default
+// SQSEvent is the event the close queue's event source hands the
+// function for messages of bodies (message ids m0, m1, …): how a test
+// delivers a schedule's input, or an EventBridge event the rule sent to
+// the queue, as Lambda would.
+func SQSEvent(bodies ...string) []byte {
+	var e events.SQSEvent
+	for i, b := range bodies {
+		e.Records = append(e.Records, events.SQSMessage{
+			MessageId: fmt.Sprintf("m%d", i), Body: b, EventSource: "aws:sqs", EventSourceARN: CloseQueueARN, AWSRegion: mototest.Region,
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"},
+		})
 	}
-	return "arn:aws:lambda:us-east-1:012345678912:function:" + name
+	out, _ := json.Marshal(e) // strings only: always encodes
+	return out
 }
 
 // Scheduler returns an EventBridge Scheduler client for moto, as the
@@ -65,6 +76,7 @@ func (st *Stack) scheduleEnv() map[string]string {
 		"AWS_ENDPOINT_URL_SCHEDULER": st.Moto.URL,
 		"PAYJS_SCHEDULE_GROUP":       ScheduleGroup,
 		"PAYJS_SCHEDULE_ROLE_ARN":    ScheduleRoleARN,
+		"PAYJS_SCHEDULE_TARGET_ARN":  CloseQueueARN,
 		"PAYJS_SCHEDULE_DLQ_ARN":     ScheduleDLQARN,
 	}
 }
