@@ -94,5 +94,5 @@ func secretKeys(ctx context.Context, id, mchid string) (keys, error) {
 // which no refresh can change.
 type fixedKeys struct{ set *secret.Set }
 
-func (k fixedKeys) Get(context.Context) (*secret.Set, error)     { return k.set, nil }
+func (k fixedKeys) Get(context.Context) (*secret.Set, error)                  { return k.set, nil }
 func (k fixedKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) { return k.set, nil }
