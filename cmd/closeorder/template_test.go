@@ -313,13 +313,8 @@ func TestTemplateEncryptsEveryQueue(t *testing.T) {
 	sort.Strings(queues)
 	wantEqual(t, "queues", queues, []string{"AsyncFailureQueue", "CloseDeadLetterQueue", "CloseQueue", "EventDeadLetterQueue"})
 
-	// A dead-letter queue SAM would create itself (DeadLetterConfig.Type or an on-failure
-	// destination without Destination) would not be encrypted by this template.
-	for name, e := range eventsOfType(t, tpl, "EventBridgeRule") {
-		if _, ok := getObj(t, e, "Properties", "DeadLetterConfig")["Type"]; ok {
-			t.Errorf("%s: DeadLetterConfig.Type makes SAM create an unencrypted queue; use Arn", name)
-		}
-	}
+	// A dead-letter queue SAM would create itself (an on-failure destination without
+	// Destination) would not be encrypted by this template.
 	if _, ok := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure")["Destination"]; !ok {
 		t.Errorf("EventInvokeConfig OnFailure has no Destination, so SAM would create an unencrypted queue")
 	}
@@ -354,35 +349,92 @@ func TestTemplateSQSEventReportsPartialBatchFailuresAndRedrives(t *testing.T) {
 	}
 }
 
-func TestTemplateEventBridgeRuleRetriesAndDeadLetters(t *testing.T) {
-	tpl := loadTemplate(t)
-	events := eventsOfType(t, tpl, "EventBridgeRule")
-	for name, e := range events {
-		p := getObj(t, e, "Properties")
-		wantEqual(t, name+" detail-type", get(t, p, "Pattern", "detail-type"), []any{"Close PAYJS Order"})
-		wantEqual(t, name+" source", get(t, p, "Pattern", "source"), []any{ref("EventSource")})
-		if n := getNumber(t, p, "RetryPolicy", "MaximumRetryAttempts"); n < 1 {
-			t.Errorf("%s RetryPolicy.MaximumRetryAttempts = %v", name, n)
-		}
-		getNumber(t, p, "RetryPolicy", "MaximumEventAgeInSeconds")
-		wantEqual(t, name+" DeadLetterConfig", get(t, p, "DeadLetterConfig"), obj{"Arn": getAtt("EventDeadLetterQueue", "Arn")})
+// closeOrderRule returns the EventBridge rule's one target, failing the test unless the
+// template has exactly that rule, named CloseOrderRule.
+func closeOrderRule(t *testing.T, tpl obj) (rule, target obj) {
+	t.Helper()
+	rules := resourcesOfType(t, tpl, "AWS::Events::Rule")
+	if len(rules) != 1 || rules["CloseOrderRule"] == nil {
+		t.Fatalf("want one AWS::Events::Rule, CloseOrderRule; got %d", len(rules))
+	}
+	p := getObj(t, rules["CloseOrderRule"], "Properties")
+	targets := getList(t, p, "Targets")
+	if len(targets) != 1 {
+		t.Fatalf("CloseOrderRule: want one target, got %d", len(targets))
+	}
+	return p, asObj(t, targets[0])
+}
 
-		// The dead-letter queue accepts messages from this rule only (beside the TLS deny
-		// every queue policy has).
-		var allows []obj
-		for _, st := range getList(t, tpl, "Resources", "EventDeadLetterQueuePolicy", "Properties", "PolicyDocument", "Statement") {
-			if getString(t, st, "Effect") == "Allow" {
-				allows = append(allows, asObj(t, st))
-			}
+// allowStatements returns the Allow statements of a queue policy resource.
+func allowStatements(t *testing.T, tpl obj, policy string) []obj {
+	t.Helper()
+	var allows []obj
+	for _, st := range getList(t, tpl, "Resources", policy, "Properties", "PolicyDocument", "Statement") {
+		if getString(t, st, "Effect") == "Allow" {
+			allows = append(allows, asObj(t, st))
 		}
+	}
+	return allows
+}
+
+// TestTemplateEventBridgeRuleSendsToTheCloseQueue: EventBridge events reach the function only
+// through the close queue, whose event source bounds the load on PAYJS; the queue takes
+// messages from this rule only (beside the Scheduler role's own permission).
+func TestTemplateEventBridgeRuleSendsToTheCloseQueue(t *testing.T) {
+	tpl := loadTemplate(t)
+	for name, e := range functionEvents(t, tpl) {
+		if typ := getString(t, e, "Type"); typ != "SQS" && typ != "HttpApi" {
+			t.Errorf("function event %s is %s: asynchronous closes must come through the close queue", name, typ)
+		}
+	}
+	p, target := closeOrderRule(t, tpl)
+	wantEqual(t, "rule bus", get(t, p, "EventBusName"), ref("EventBusName"))
+	wantEqual(t, "rule detail-type", get(t, p, "EventPattern", "detail-type"), []any{"Close PAYJS Order"})
+	wantEqual(t, "rule source", get(t, p, "EventPattern", "source"), []any{ref("EventSource")})
+	wantEqual(t, "rule target", get(t, target, "Arn"), getAtt("CloseQueue", "Arn"))
+	if n := getNumber(t, target, "RetryPolicy", "MaximumRetryAttempts"); n < 1 {
+		t.Errorf("rule RetryPolicy.MaximumRetryAttempts = %v", n)
+	}
+	getNumber(t, target, "RetryPolicy", "MaximumEventAgeInSeconds")
+	wantEqual(t, "rule DeadLetterConfig", get(t, target, "DeadLetterConfig"), obj{"Arn": getAtt("EventDeadLetterQueue", "Arn")})
+
+	// The close queue and the rule's dead-letter queue each admit this rule only, beside the
+	// TLS deny every queue policy has.
+	for _, q := range []string{"CloseQueue", "EventDeadLetterQueue"} {
+		allows := allowStatements(t, tpl, q+"Policy")
 		if len(allows) != 1 {
-			t.Fatalf("EventDeadLetterQueuePolicy: want one Allow statement, got %d", len(allows))
+			t.Fatalf("%sPolicy: want one Allow statement, got %d", q, len(allows))
 		}
-		wantEqual(t, "DLQ policy principal", get(t, allows[0], "Principal"), obj{"Service": "events.amazonaws.com"})
-		wantEqual(t, "DLQ policy action", get(t, allows[0], "Action"), "sqs:SendMessage")
-		wantEqual(t, "DLQ policy source", get(t, allows[0], "Condition", "ArnEquals", "aws:SourceArn"), getAtt("CloseOrderFunction"+name, "Arn"))
+		wantEqual(t, q+" policy principal", get(t, allows[0], "Principal"), obj{"Service": "events.amazonaws.com"})
+		wantEqual(t, q+" policy action", get(t, allows[0], "Action"), "sqs:SendMessage")
+		wantEqual(t, q+" policy resource", get(t, allows[0], "Resource"), getAtt(q, "Arn"))
+		wantEqual(t, q+" policy source", get(t, allows[0], "Condition", "ArnEquals", "aws:SourceArn"), getAtt("CloseOrderRule", "Arn"))
+		var tlsDeny bool
+		for _, st := range getList(t, tpl, "Resources", q+"Policy", "Properties", "PolicyDocument", "Statement") {
+			tlsDeny = tlsDeny || (getString(t, st, "Effect") == "Deny" && jsonEqual(get(t, st, "Condition"), obj{"Bool": obj{"aws:SecureTransport": "false"}}))
+		}
+		if !tlsDeny {
+			t.Errorf("%sPolicy lost its TLS-only deny", q)
+		}
 	}
 	wantEqual(t, "EventSource default", get(t, tpl, "Parameters", "EventSource", "Default"), "com.example.shop")
+}
+
+// TestTemplateBoundsTheFunction: the per-instance share of the bound on PAYJS is a parameter
+// the function reads, and reserved concurrency is an optional cap, off by default.
+func TestTemplateBoundsTheFunction(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties")
+	wantEqual(t, "PAYJS_SQS_CONCURRENCY", get(t, p, "Environment", "Variables", "PAYJS_SQS_CONCURRENCY"), ref("SqsRecordConcurrency"))
+	rc := getObj(t, tpl, "Parameters", "SqsRecordConcurrency")
+	if lo, hi := getNumber(t, rc, "MinValue"), getNumber(t, rc, "MaxValue"); lo != 1 || hi > 10 {
+		t.Errorf("SqsRecordConcurrency range [%v, %v]; want 1 to at most the batch size, 10", lo, hi)
+	}
+	wantEqual(t, "ReservedConcurrency default", get(t, tpl, "Parameters", "ReservedConcurrency", "Default"), 0)
+	wantEqual(t, "HasReservedConcurrency", get(t, tpl, "Conditions", "HasReservedConcurrency"),
+		obj{"Fn::Not": []any{obj{"Fn::Equals": []any{ref("ReservedConcurrency"), 0}}}})
+	wantEqual(t, "ReservedConcurrentExecutions", get(t, p, "ReservedConcurrentExecutions"),
+		obj{"Fn::If": []any{"HasReservedConcurrency", ref("ReservedConcurrency"), ref("AWS::NoValue")}})
 }
 
 func TestTemplateAsyncInvokeFailuresLandInAnEncryptedQueue(t *testing.T) {
@@ -402,8 +454,10 @@ func TestTemplateConfiguresTheFunctionAsDesignSays(t *testing.T) {
 		"PAYJS_SECRET_TTL":        ref("PayjsSecretTtl"),
 		"PAYJS_REQUIRE_SIGNATURE": ref("RequireSignature"),
 		"PAYJS_SCHEDULE_GROUP":    ref("CloseScheduleGroup"),
-		"PAYJS_SCHEDULE_ROLE_ARN": getAtt("CloseScheduleRole", "Arn"),
-		"PAYJS_SCHEDULE_DLQ_ARN":  getAtt("CloseDeadLetterQueue", "Arn"),
+		"PAYJS_SCHEDULE_ROLE_ARN":   getAtt("CloseScheduleRole", "Arn"),
+		"PAYJS_SCHEDULE_TARGET_ARN": getAtt("CloseQueue", "Arn"),
+		"PAYJS_SCHEDULE_DLQ_ARN":    getAtt("CloseDeadLetterQueue", "Arn"),
+		"PAYJS_SQS_CONCURRENCY":     ref("SqsRecordConcurrency"),
 	})
 	wantEqual(t, "MemorySize", get(t, p, "MemorySize"), 128)
 
@@ -632,14 +686,9 @@ func TestTemplateHasNoCircularDependency(t *testing.T) {
 	tpl := loadTemplate(t)
 	deps := dependencies(t, tpl)
 	// The classic trap: the function names the schedule role (environment, iam:PassRole), so
-	// the role must not name the function; its invoke permission is a separate policy.
+	// the role must not name the function.
 	if slices.Contains(deps["CloseScheduleRole"], "CloseOrderFunction") {
 		t.Errorf("CloseScheduleRole refers to CloseOrderFunction, which refers to the role")
-	}
-	for _, want := range []string{"CloseOrderFunction", "CloseScheduleRole"} {
-		if !slices.Contains(deps["CloseScheduleInvokePolicy"], want) {
-			t.Errorf("CloseScheduleInvokePolicy does not refer to %s", want)
-		}
 	}
 
 	const (
@@ -737,47 +786,40 @@ func TestTemplateScheduleRoleIsAssumedByThisAccountsSchedulerForTheGroup(t *test
 		},
 	})
 	if _, ok := getObj(t, role, "Properties")["ManagedPolicyArns"]; ok {
-		t.Errorf("CloseScheduleRole has managed policies; it may invoke the function and dead-letter, nothing else")
+		t.Errorf("CloseScheduleRole has managed policies; it may send to the close queue and dead-letter, nothing else")
 	}
 }
 
-func TestTemplateScheduleRoleInvokesThisFunctionOnlyAndDeadLettersToOneQueue(t *testing.T) {
+// TestTemplateScheduleRoleSendsToTheCloseQueueOnly: Scheduler's SQS target is the close queue
+// (PAYJS_SCHEDULE_TARGET_ARN) and its dead-letter queue the close DLQ; the role may send to
+// those two and do nothing else, invoking the function included.
+func TestTemplateScheduleRoleSendsToTheCloseQueueOnly(t *testing.T) {
 	tpl := loadTemplate(t)
-	var roleSts []obj
+	var all []obj
 	for _, p := range getList(t, tpl, "Resources", "CloseScheduleRole", "Properties", "Policies") {
-		roleSts = append(roleSts, statements(t, get(t, p, "PolicyDocument"))...)
+		all = append(all, statements(t, get(t, p, "PolicyDocument"))...)
 	}
-	invoke := getObj(t, tpl, "Resources", "CloseScheduleInvokePolicy")
-	wantEqual(t, "CloseScheduleInvokePolicy.Type", get(t, invoke, "Type"), "AWS::IAM::RolePolicy")
-	wantEqual(t, "CloseScheduleInvokePolicy RoleName", get(t, invoke, "Properties", "RoleName"), ref("CloseScheduleRole"))
-	// No other policy resource may attach to the role.
+	// No policy resource may attach to the role.
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"} {
 		for name, p := range resourcesOfType(t, tpl, typ) {
 			refs := map[string]bool{}
 			references(p, refs)
-			if refs["CloseScheduleRole"] && name != "CloseScheduleInvokePolicy" {
+			if refs["CloseScheduleRole"] {
 				t.Errorf("%s also grants CloseScheduleRole permissions", name)
 			}
 		}
 	}
-	all := append(roleSts, statements(t, get(t, invoke, "Properties", "PolicyDocument"))...)
 	var actions []string
+	var resources []any
 	for _, st := range all {
 		wantEqual(t, "schedule role statement Effect", get(t, st, "Effect"), "Allow")
 		actions = append(actions, stringList(t, get(t, st, "Action"))...)
+		resources = append(resources, get(t, st, "Resource"))
 	}
-	sort.Strings(actions)
-	wantEqual(t, "schedule role actions", actions, []string{"lambda:InvokeFunction", "sqs:SendMessage"})
-
-	inv := statementsGranting(t, all, "lambda:InvokeFunction")
-	// The function as invoked: unqualified, or through a version or alias of this function.
-	wantEqual(t, "InvokeFunction Resource", get(t, inv[0], "Resource"), []any{
-		getAtt("CloseOrderFunction", "Arn"),
-		obj{"Fn::Sub": "${CloseOrderFunction.Arn}:*"},
-	})
-	send := statementsGranting(t, all, "sqs:SendMessage")
+	wantEqual(t, "schedule role actions", actions, []string{"sqs:SendMessage", "sqs:SendMessage"})
 	fnEnv := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties", "Environment", "Variables")
-	wantEqual(t, "SendMessage Resource", get(t, send[0], "Resource"), get(t, fnEnv, "PAYJS_SCHEDULE_DLQ_ARN"))
+	wantEqual(t, "SendMessage resources", resources, []any{get(t, fnEnv, "PAYJS_SCHEDULE_DLQ_ARN"), get(t, fnEnv, "PAYJS_SCHEDULE_TARGET_ARN")})
+	wantEqual(t, "PAYJS_SCHEDULE_TARGET_ARN", get(t, fnEnv, "PAYJS_SCHEDULE_TARGET_ARN"), getAtt("CloseQueue", "Arn"))
 }
 
 func TestTemplateScheduledClosesDeadLetterWhereTheyCanBeRedriven(t *testing.T) {
@@ -1111,9 +1153,8 @@ func failureQueues(t *testing.T, tpl obj) []string {
 			add(get(t, rp, "deadLetterTargetArn"))
 		}
 	}
-	for _, e := range eventsOfType(t, tpl, "EventBridgeRule") {
-		add(get(t, e, "Properties", "DeadLetterConfig", "Arn"))
-	}
+	_, target := closeOrderRule(t, tpl)
+	add(get(t, target, "DeadLetterConfig", "Arn"))
 	fn := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties")
 	add(get(t, fn, "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination"))
 	add(get(t, fn, "Environment", "Variables", "PAYJS_SCHEDULE_DLQ_ARN"))
