@@ -81,6 +81,7 @@ func (a answer) fields() map[string]string {
 func (s *Server) serveClose(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.requests.Add(1)
+	defer s.enter()()
 	e := entry{returnCode: -1}
 	defer func() {
 		if e.outcome != "" {

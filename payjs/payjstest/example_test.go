@@ -51,3 +51,19 @@ func ExampleServer_Inject() {
 	// Output:
 	// SUCCESS 3 <nil>
 }
+
+func ExampleServer_PeakInFlight() {
+	srv := payjstest.NewServer(payjstest.WithDemoData())
+	defer srv.Close()
+	c, err := payjs.NewClient(payjstest.DemoKey, payjs.WithBaseURL(srv.URL))
+	if err != nil {
+		panic(err)
+	}
+	// One close after the other: never more than one at PAYJS.
+	for n := 1; n <= 3; n++ {
+		_, _ = c.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(n))
+	}
+	fmt.Println(srv.Requests(), "requests, at most", srv.PeakInFlight(), "at once,", srv.InFlight(), "in flight now")
+	// Output:
+	// 3 requests, at most 1 at once, 0 in flight now
+}

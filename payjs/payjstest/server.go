@@ -12,8 +12,8 @@
 // [Server.Inject] makes the next requests misbehave (latency, HTTP 5xx or
 // 429, HTML, invalid JSON, truncated or oversized bodies, wrong or missing
 // signatures, dropped connections), before PAYJS handles them or, with
-// [Fault.AfterClose], after; [Server.Requests] and [Server.Connections]
-// count what clients did.
+// [Fault.AfterClose], after; [Server.Requests], [Server.Connections] and
+// [Server.PeakInFlight] count what clients did.
 //
 //	srv := payjstest.NewServer()
 //	defer srv.Close()
@@ -60,6 +60,8 @@ type Server struct {
 
 	requests    atomic.Int64
 	connections atomic.Int64
+	inFlight    atomic.Int64
+	peak        atomic.Int64 // most requests in flight at once
 
 	mu        sync.Mutex
 	merchants map[string]string // mchid -> key, as the merchant holds it
@@ -182,6 +184,28 @@ func (s *Server) Client() *http.Client { return s.hc }
 // Requests returns how many requests reached /api/close, whatever their
 // method, outcome or injected fault.
 func (s *Server) Requests() int { return int(s.requests.Load()) }
+
+// InFlight returns how many close requests the server is serving now
+// (an injected Delay included).
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// PeakInFlight returns the most close requests the server served at once
+// since it started or since [Server.ResetPeakInFlight]: how hard a client
+// hit it, for tests of a concurrency bound.
+func (s *Server) PeakInFlight() int { return int(s.peak.Load()) }
+
+// ResetPeakInFlight starts a new measure of [Server.PeakInFlight] from the
+// requests in flight now.
+func (s *Server) ResetPeakInFlight() { s.peak.Store(s.inFlight.Load()) }
+
+// enter counts a close request in flight, and the peak; the caller calls
+// the function it returns when the request is done.
+func (s *Server) enter() (leave func()) {
+	n := s.inFlight.Add(1)
+	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+	}
+	return func() { s.inFlight.Add(-1) }
+}
 
 // Connections returns how many TCP connections clients opened to the
 // server. A client that reuses its keep-alive connection opens one.

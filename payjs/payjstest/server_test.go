@@ -698,3 +698,34 @@ func TestMessagesClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestPeakInFlight: the server counts the most close requests it served
+// at once, injected delays included.
+func TestPeakInFlight(t *testing.T) {
+	srv := payjstest.NewServer(payjstest.WithDemoData())
+	defer srv.Close()
+	c, err := payjs.NewClient(payjstest.DemoKey, payjs.WithBaseURL(srv.URL), payjs.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	srv.Inject(payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 200 * time.Millisecond, Count: n})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, _ = c.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(i+1)) })
+	}
+	wg.Wait()
+	if p := srv.PeakInFlight(); p < 2 || p > n {
+		t.Errorf("PeakInFlight = %d after %d overlapping requests, want 2 to %d", p, n, n)
+	}
+	if srv.InFlight() != 0 {
+		t.Errorf("InFlight = %d with nothing in flight", srv.InFlight())
+	}
+	srv.ResetPeakInFlight()
+	if _, err := c.CloseOrder(context.Background(), payjstest.DemoOrderUnpaid(6)); err != nil {
+		t.Fatal(err)
+	}
+	if p := srv.PeakInFlight(); p != 1 {
+		t.Errorf("PeakInFlight = %d after a reset and one request, want 1", p)
+	}
+}
