@@ -448,12 +448,12 @@ func TestTemplateConfiguresTheFunctionAsDesignSays(t *testing.T) {
 	tpl := loadTemplate(t)
 	p := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties")
 	wantEqual(t, "Environment", get(t, p, "Environment", "Variables"), obj{
-		"PAYJS_SECRET_ID":         ref("PayjsSecretArn"),
-		"PAYJS_BASE_URL":          ref("PayjsBaseUrl"),
-		"PAYJS_TIMEOUT":           ref("PayjsTimeout"),
-		"PAYJS_SECRET_TTL":        ref("PayjsSecretTtl"),
-		"PAYJS_REQUIRE_SIGNATURE": ref("RequireSignature"),
-		"PAYJS_SCHEDULE_GROUP":    ref("CloseScheduleGroup"),
+		"PAYJS_SECRET_ID":           ref("PayjsSecretArn"),
+		"PAYJS_BASE_URL":            ref("PayjsBaseUrl"),
+		"PAYJS_TIMEOUT":             ref("PayjsTimeout"),
+		"PAYJS_SECRET_TTL":          ref("PayjsSecretTtl"),
+		"PAYJS_REQUIRE_SIGNATURE":   ref("RequireSignature"),
+		"PAYJS_SCHEDULE_GROUP":      ref("CloseScheduleGroup"),
 		"PAYJS_SCHEDULE_ROLE_ARN":   getAtt("CloseScheduleRole", "Arn"),
 		"PAYJS_SCHEDULE_TARGET_ARN": getAtt("CloseQueue", "Arn"),
 		"PAYJS_SCHEDULE_DLQ_ARN":    getAtt("CloseDeadLetterQueue", "Arn"),
