@@ -346,6 +346,10 @@ func cpuTime(pid int) time.Duration {
 // records one after another would show.
 const sqsLatency = 50 * time.Millisecond
 
+// sqsConcurrency is the function's PAYJS_SQS_CONCURRENCY in the bench: its
+// default, which the bench leaves unset, equal to the batch size.
+const sqsConcurrency = 10
+
 // sqsBatches measures, in one warm loopback sandbox of ours with the
 // simulator answering every close in sqsLatency, n single closes and n
 // SQS batches of 10, taken in turn.

@@ -170,15 +170,19 @@ func warm(ss []*sandbox) []time.Duration {
 }
 
 // goal is a target: the ratio ours / baseline must stay at or below
-// limit, or below it when strict.
+// limit, or below it when strict; at or above it when floor.
 type goal struct {
 	text   string
 	limit  float64
 	strict bool
+	floor  bool
 }
 
-func atMost(x float64) *goal { return &goal{fmt.Sprintf("≤ %.2f×", x), x, false} }
-func below(x float64) *goal  { return &goal{fmt.Sprintf("< %.2f×", x), x, true} }
+func atMost(x float64) *goal { return &goal{fmt.Sprintf("≤ %.2f×", x), x, false, false} }
+func below(x float64) *goal  { return &goal{fmt.Sprintf("< %.2f×", x), x, true, false} }
+func atLeast(x float64) *goal {
+	return &goal{text: fmt.Sprintf("≥ %.2f×", x), limit: x, floor: true}
+}
 
 // row is one line of the table: a measure of ours against the baseline
 // (or, for the SQS batch, against one close of ours).
@@ -202,6 +206,10 @@ func (r row) result() string {
 	switch {
 	case r.goal == nil || r.b == 0:
 		return "–"
+	case r.goal.floor && x >= r.goal.limit:
+		return "PASS"
+	case r.goal.floor:
+		return "**FAIL**"
 	case x < r.goal.limit, x == r.goal.limit && !r.goal.strict:
 		return "PASS"
 	}
@@ -233,6 +241,13 @@ func (r *report) rows() []row {
 	}
 	armO, armB := float64(r.arm64[ours]), float64(r.arm64[baseline])
 	one, batch := durations(r.one), durations(r.batch)
+	// The bound of the SQS path on one sandbox: PAYJS_SQS_CONCURRENCY closes
+	// at PAYJS at once, each taking sqsLatency.
+	bound := float64(sqsConcurrency) / sqsLatency.Seconds()
+	rate := 0.0
+	if m := median(batch); m > 0 {
+		rate = 10 / (m / 1000) // a batch is 10 closes; m is in ms
+	}
 	return []row{
 		{profile: "loopback", measure: "cold start: start → first close answered", goal: atMost(1.05),
 			ours: spread(of(lo, start), fmtMS), peer: spread(of(lb, start), fmtMS),
@@ -250,6 +265,9 @@ func (r *report) rows() []row {
 		{profile: "loopback", measure: fmt.Sprintf("SQS batch of 10 with PAYJS answering in %s, against one close of ours", sqsLatency), goal: below(1.5),
 			ours: "batch " + spread(batch, fmtMS), peer: "one close " + spread(one, fmtMS),
 			a: median(batch), b: median(one)},
+		{profile: "loopback", measure: fmt.Sprintf("SQS path, one sandbox: closes per second against the bound PAYJS_SQS_CONCURRENCY (%d) / PAYJS latency (%s)", sqsConcurrency, sqsLatency), goal: atLeast(0.9),
+			ours: fmt.Sprintf("%.0f closes/s", rate), peer: fmt.Sprintf("bound %.0f closes/s", bound),
+			a: rate, b: bound},
 		{profile: "WAN", measure: "start → first close answered", goal: atMost(0.85),
 			ours: spread(of(wo, start), fmtMS), peer: spread(of(wb, start), fmtMS),
 			a: median(of(wo, start)), b: median(of(wb, start))},
