@@ -6,7 +6,8 @@
 //
 // One request, file by file: event.go (which kind is this, and the
 // request), http.go (routes, bodies, HTTP answers), handler.go (the close
-// and the key), schedule.go (scheduled closes), sqs.go (batches),
+// and the key), schedule.go (scheduled closes), scheduled.go (what marks
+// a close as scheduled, and where), sqs.go (batches),
 // result.go (the result and the error codes), observe.go (logs and
 // metrics). config.go reads the environment.
 //
