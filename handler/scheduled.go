@@ -11,7 +11,7 @@ package handler
 //
 //	{"payjs_order_id": "...", "mchid": "...", "scheduled": true}
 //
-// and "scheduled": true is honoured there only: at the top level of an
+// and "scheduled": true is honored there only: at the top level of an
 // SQS record body that is a plain close request. The close queue's policy
 // admits the EventBridge rule, whose bodies are EventBridge events, and
 // the Scheduler role; any other sender needs IAM sqs:SendMessage on the

@@ -24,7 +24,7 @@ const twoMerchants = `{"merchants":[{"mchid":"` + testMchID + `","key":"` + test
 
 // TestOnlyTheFunctionMarksACloseScheduled: on every way in a caller
 // reaches, "scheduled": true is refused, 400 invalid_request naming the
-// field, and PAYJS is never asked; the only place it is honoured is a
+// field, and PAYJS is never asked; the only place it is honored is a
 // plain close request in an SQS record body.
 func TestOnlyTheFunctionMarksACloseScheduled(t *testing.T) {
 	forged := `{"payjs_order_id":"` + order1 + `","scheduled":true}`

@@ -202,7 +202,11 @@ func (s *Server) ResetPeakInFlight() { s.peak.Store(s.inFlight.Load()) }
 // the function it returns when the request is done.
 func (s *Server) enter() (leave func()) {
 	n := s.inFlight.Add(1)
-	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			break
+		}
 	}
 	return func() { s.inFlight.Add(-1) }
 }
