@@ -408,3 +408,20 @@ func TestReadmeHasARunbookLineForEveryAlarm(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeSaysWhatTheChinaRegionsLackAndNeed: no Function URLs there (the template uses
+// none: TestTemplateHTTPAPIRoutesRequireIAMAuth), and an ICP filing only for an API without
+// authentication, which the stack has none of.
+func TestReadmeSaysWhatTheChinaRegionsLackAndNeed(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	deploy, _, _ := strings.Cut(readme[strings.Index(readme, "\n## Deploy")+1:], "\n## Operations")
+	for _, want := range []string{"China", "GovCloud", "Function URLs", "ICP", "cn-north-1", "us-gov-west-1"} {
+		if !strings.Contains(deploy, want) {
+			t.Errorf("README Deploy does not mention %s", want)
+		}
+	}
+}
