@@ -218,11 +218,10 @@ func TestDeployedTemplateSendsEveryEventSourceToTheLiveAlias(t *testing.T) {
 	for name, r := range rules {
 		for _, target := range getList(t, r, "Properties", "Targets") {
 			arn := get(t, target, "Arn")
-			if refs := map[string]bool{}; true {
-				references(arn, refs)
-				if refs["CloseOrderFunction"] && !refs[aliases[0]] {
-					t.Errorf("%s targets the function itself (%v), not its alias", name, arn)
-				}
+			refs := map[string]bool{}
+			references(arn, refs)
+			if refs["CloseOrderFunction"] && !refs[aliases[0]] {
+				t.Errorf("%s targets the function itself (%v), not its alias", name, arn)
 			}
 		}
 	}
