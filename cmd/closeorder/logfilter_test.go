@@ -103,8 +103,8 @@ func TestMetricLinesSurviveLambdasLogFilteringAtEveryLevel(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
 	for _, level := range stringList(t, get(t, tpl, "Parameters", "LogLevel", "AllowedValues")) {
+		// One level after another: each starts moto and the emulator, and the machine is shared.
 		t.Run(level, func(t *testing.T) {
-			t.Parallel()
 			env, applicationLevel := lambdaEnv(t, tpl, level, "payjs-close-"+strings.ToLower(level))
 			st, out := devstack.StartTest(t, devstack.Options{Root: repoRoot, Env: env})
 			_, _ = e2eInvoke(t, st, []byte(`{"payjs_order_id":"`+payjstest.DemoOrderUnpaid(1)+`"}`))   // closed: an INFO line
