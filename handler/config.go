@@ -40,6 +40,10 @@ type Config struct {
 	ScheduleRoleARN   string
 	ScheduleTargetARN string
 	ScheduleDLQARN    string
+	// MetricsStack is the value of the Stack dimension every metric
+	// carries, so that two stacks in one account and region never share
+	// a metric; "" publishes the metrics without it.
+	MetricsStack string
 }
 
 // ConfigError names the environment variable whose value is wrong.
@@ -83,7 +87,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, &ConfigError{"PAYJS_REQUIRE_SIGNATURE", fmt.Sprintf("%q is not true or false", v)}
 		}
 	}
-	for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
+	// PAYJS_LOG_LEVEL first: the template lets Lambda pass every line
+	// (ApplicationLogLevel TRACE, so metric lines, which carry no level,
+	// always reach CloudWatch) and gives the function its level there.
+	for _, name := range []string{"PAYJS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
 		if v := getenv(name); v != "" {
 			c.LogLevel, c.LogLevelNote = logLevel(name, v)
 			break
@@ -99,6 +106,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.ScheduleGroup = strings.TrimSpace(getenv("PAYJS_SCHEDULE_GROUP"))
 	c.ScheduleRoleARN = strings.TrimSpace(getenv("PAYJS_SCHEDULE_ROLE_ARN"))
 	c.ScheduleDLQARN = strings.TrimSpace(getenv("PAYJS_SCHEDULE_DLQ_ARN"))
+	c.MetricsStack = strings.TrimSpace(getenv("PAYJS_METRICS_STACK"))
 	if c.ScheduleGroup != "" && !strings.HasPrefix(c.ScheduleRoleARN, "arn:") {
 		return c, &ConfigError{"PAYJS_SCHEDULE_ROLE_ARN", "must be the ARN of the role EventBridge Scheduler assumes when PAYJS_SCHEDULE_GROUP is set"}
 	}

@@ -100,7 +100,7 @@ func TestNoLogLevelStopsTheFunction(t *testing.T) {
 		{"LOUD", slog.LevelInfo, true},
 	}
 	for _, tc := range cases {
-		for _, name := range []string{"AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
+		for _, name := range []string{"PAYJS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"} {
 			c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", name, tc.value))
 			if err != nil || c.LogLevel != tc.level || (c.LogLevelNote != "") != tc.note {
 				t.Errorf("%s=%s: level %v, note %q, err %v; want %v, note %v", name, tc.value, c.LogLevel, c.LogLevelNote, err, tc.level, tc.note)
@@ -109,5 +109,29 @@ func TestNoLogLevelStopsTheFunction(t *testing.T) {
 				t.Errorf("note %q does not name %s", c.LogLevelNote, name)
 			}
 		}
+	}
+}
+
+// TestPayjsLogLevelWinsOverLambdas: the template sets Lambda's
+// ApplicationLogLevel to TRACE so that Lambda drops nothing (a metric line
+// has no level, which Lambda reads as INFO), and gives the operator's level
+// in PAYJS_LOG_LEVEL.
+func TestPayjsLogLevelWinsOverLambdas(t *testing.T) {
+	for _, level := range []string{"DEBUG", "INFO", "WARN", "ERROR"} {
+		c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_LOG_LEVEL", level, "AWS_LAMBDA_LOG_LEVEL", "TRACE", "LOG_LEVEL", "TRACE"))
+		var want slog.Level
+		if err == nil {
+			err = want.UnmarshalText([]byte(level))
+		}
+		if err != nil || c.LogLevel != want || c.LogLevelNote != "" {
+			t.Errorf("PAYJS_LOG_LEVEL=%s beside AWS_LAMBDA_LOG_LEVEL=TRACE: level %v, note %q, err %v; want %v", level, c.LogLevel, c.LogLevelNote, err, want)
+		}
+	}
+}
+
+func TestLoadConfigReadsTheMetricsStack(t *testing.T) {
+	c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_METRICS_STACK", " payjs-close-prod "))
+	if err != nil || c.MetricsStack != "payjs-close-prod" {
+		t.Errorf("MetricsStack = %q, err %v; want payjs-close-prod", c.MetricsStack, err)
 	}
 }

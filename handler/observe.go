@@ -22,6 +22,7 @@ type Observer struct {
 	log     *slog.Logger
 	metrics io.Writer
 	now     func() time.Time
+	stack   string // the Stack dimension's value; "" leaves it out
 }
 
 // NewJSONObserver returns an Observer writing JSON log lines (see
@@ -232,12 +233,18 @@ func (o *Observer) emit(dims map[string]string, ms ...metric) {
 	for k, v := range dims {
 		line[k] = v
 	}
+	if o.stack != "" {
+		line[StackDimension] = o.stack
+	}
 	var directives []emfDirective
 	for _, m := range ms {
 		if n := len(directives); n == 0 || directives[n-1].dim != m.dim {
 			dimset := []string{}
+			if o.stack != "" {
+				dimset = append(dimset, StackDimension)
+			}
 			if m.dim != "" {
-				dimset = []string{m.dim}
+				dimset = append(dimset, m.dim)
 			}
 			directives = append(directives, emfDirective{Namespace: Namespace, Dimensions: [][]string{dimset}, dim: m.dim})
 		}

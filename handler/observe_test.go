@@ -44,14 +44,15 @@ func metricsIn(t *testing.T, out string) map[string]float64 {
 			if d.Namespace != Namespace || len(d.Dimensions) != 1 {
 				t.Fatalf("directive in namespace %q with %d dimension sets: %s", d.Namespace, len(d.Dimensions), line)
 			}
-			dims := ""
+			var dimList []string
 			for _, name := range d.Dimensions[0] {
 				v, ok := values[name].(string)
 				if !ok {
 					t.Fatalf("dimension %s has no string value: %s", name, line)
 				}
-				dims += name + "=" + v
+				dimList = append(dimList, name+"="+v)
 			}
+			dims := strings.Join(dimList, ",")
 			for _, m := range d.Metrics {
 				v, ok := values[m.Name].(float64)
 				if !ok || m.Unit == "" {

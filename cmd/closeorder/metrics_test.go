@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
+	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
@@ -20,10 +21,13 @@ import (
 // table the template's alarms and dashboard are checked against
 // (TestTemplateAlarmsAndDashboardUseOnlyMetricsTheFunctionEmits): every
 // metric, unit, dimension set and dimension value the table names is
-// emitted, and nothing else is.
+// emitted, and nothing else is. The bootstrap runs with the template's PAYJS_METRICS_STACK for
+// a stack of a known name, and every alarm on a metric of the function, its dimensions resolved
+// for that stack, watches a metric the bootstrap printed.
 func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	t.Parallel()
-	st, out := startE2E(t)
+	const stack = "payjs-close-metrics"
+	st, out := devstack.StartTest(t, devstack.Options{Root: repoRoot, Env: stackEnv(t, stack)})
 	direct := func(id, extra string) []byte {
 		return []byte(`{"payjs_order_id":"` + id + `"` + extra + `}`)
 	}
@@ -69,14 +73,16 @@ func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 			}
 		}
 	}
+	// Every metric carries the stack first, then its own dimension.
+	stackDim := handler.StackDimension + "=" + stack
 	var want []string
 	for _, m := range emittedMetrics {
 		if len(m.Dimensions) == 0 {
-			want = append(want, m.Name+" "+m.Unit+" []")
+			want = append(want, m.Name+" "+m.Unit+" ["+stackDim+"]")
 		}
 		for dim, values := range m.Dimensions {
 			for _, v := range values {
-				want = append(want, m.Name+" "+m.Unit+" ["+dim+"="+v+"]")
+				want = append(want, m.Name+" "+m.Unit+" ["+stackDim+","+dim+"="+v+"]")
 			}
 		}
 	}
@@ -90,6 +96,36 @@ func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 		if !slices.Contains(want, g) {
 			t.Errorf("the function emitted %s, which is not in emittedMetrics", g)
 		}
+	}
+
+	// The alarms, as CloudFormation would resolve them in a stack of that name.
+	printed := map[string]bool{} // "Name [Dim=Value,...]", dimensions as the line orders them
+	for g := range got {
+		name, rest, _ := strings.Cut(g, " ")
+		_, dims, _ := strings.Cut(rest, " ")
+		printed[name+" "+dims] = true
+	}
+	var alarms int
+	for name, a := range resourcesOfType(t, loadTemplate(t), "AWS::CloudWatch::Alarm") {
+		p := getObj(t, a, "Properties")
+		if getString(t, p, "Namespace") != emittedNamespace {
+			continue
+		}
+		alarms++
+		var dims []string
+		for _, d := range getList(t, p, "Dimensions") {
+			v := get(t, d, "Value")
+			if jsonEqual(v, ref("AWS::StackName")) {
+				v = stack
+			}
+			dims = append(dims, getString(t, d, "Name")+"="+asString(t, v))
+		}
+		if key := getString(t, p, "MetricName") + " [" + strings.Join(dims, ",") + "]"; !printed[key] {
+			t.Errorf("alarm %s watches %s, which the bootstrap never printed", name, key)
+		}
+	}
+	if alarms == 0 {
+		t.Errorf("no alarm watches a metric of the function")
 	}
 }
 

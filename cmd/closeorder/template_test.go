@@ -230,7 +230,10 @@ func TestTemplateBuildsBootstrapForProvidedAL2023OnArm64WithMakefile(t *testing.
 	wantEqual(t, "Handler", get(t, p, "Handler"), "bootstrap")
 	wantEqual(t, "CodeUri", get(t, p, "CodeUri"), ".")
 	wantEqual(t, "LoggingConfig.LogFormat", get(t, p, "LoggingConfig", "LogFormat"), "JSON")
-	wantEqual(t, "LoggingConfig.ApplicationLogLevel", get(t, p, "LoggingConfig", "ApplicationLogLevel"), ref("LogLevel"))
+	// Lambda passes every line; the function filters at PAYJS_LOG_LEVEL (metric lines have no
+	// level, which Lambda reads as INFO: see TestMetricLinesSurviveLambdasLogFilteringAtEveryLevel).
+	wantEqual(t, "LoggingConfig.ApplicationLogLevel", get(t, p, "LoggingConfig", "ApplicationLogLevel"), "TRACE")
+	wantEqual(t, "PAYJS_LOG_LEVEL", get(t, p, "Environment", "Variables", "PAYJS_LOG_LEVEL"), ref("LogLevel"))
 }
 
 func TestTemplateHTTPAPIRoutesRequireIAMAuth(t *testing.T) {
@@ -263,25 +266,25 @@ func TestTemplateHTTPAPIRoutesRequireIAMAuth(t *testing.T) {
 
 func TestTemplateGrantsReadAccessToTheOneSecretOnly(t *testing.T) {
 	tpl := loadTemplate(t)
-	policies := getList(t, tpl, "Resources", "CloseOrderFunction", "Properties", "Policies")
-	wantEqual(t, "Policies[0]", policies[0], obj{"AWSSecretsManagerGetSecretValuePolicy": obj{"SecretArn": ref("PayjsSecretArn")}})
-	for _, p := range policies[1:] {
-		if _, ok := asObj(t, p)["Statement"]; !ok {
-			if _, ok := asObj(t, p)["Fn::If"]; !ok {
-				t.Errorf("policy %v is neither an inline statement list nor a conditional one; a policy template or managed policy would widen access", p)
-			}
-		}
+	// The function's own role: with Policies, SAM would add managed policies granting logs and
+	// SQS on every resource of the account (TestDeployedTemplateGrantsNothingOutsideTheStack).
+	fn := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties")
+	wantEqual(t, "CloseOrderFunction Role", get(t, fn, "Role"), getAtt(functionRole, "Arn"))
+	if _, ok := fn["Policies"]; ok {
+		t.Errorf("CloseOrderFunction has Policies; its role is %s", functionRole)
 	}
+	var secret []obj
 	for _, st := range functionStatements(t, tpl) {
 		for _, a := range stringList(t, get(t, st, "Action")) {
 			if strings.HasPrefix(a, "secretsmanager:") {
-				t.Errorf("statement %v grants %s; the policy template already grants reading the one secret", get(t, st, "Sid"), a)
+				secret = append(secret, st)
 			}
 		}
 	}
-	if _, ok := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties")["Role"]; ok {
-		t.Errorf("CloseOrderFunction sets Role; SAM must generate the least-privilege role from Policies")
+	if len(secret) != 1 {
+		t.Fatalf("want one statement granting Secrets Manager actions, got %d", len(secret))
 	}
+	wantEqual(t, "secret statement", secret[0], obj{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": ref("PayjsSecretArn")})
 	wantEqual(t, "PAYJS_SECRET_ID", get(t, tpl, "Resources", "CloseOrderFunction", "Properties", "Environment", "Variables", "PAYJS_SECRET_ID"), ref("PayjsSecretArn"))
 
 	pattern := regexp.MustCompile(getString(t, tpl, "Parameters", "PayjsSecretArn", "AllowedPattern"))
@@ -442,6 +445,16 @@ func TestTemplateAsyncInvokeFailuresLandInAnEncryptedQueue(t *testing.T) {
 	cfg := getObj(t, tpl, "Resources", "CloseOrderFunction", "Properties", "EventInvokeConfig")
 	wantEqual(t, "MaximumRetryAttempts", get(t, cfg, "MaximumRetryAttempts"), 2)
 	wantEqual(t, "OnFailure", get(t, cfg, "DestinationConfig", "OnFailure"), obj{"Type": "SQS", "Destination": getAtt("AsyncFailureQueue", "Arn")})
+	// SAM's EventInvokeConfig covers the live alias only; an async invoke of the unqualified
+	// name gets the same.
+	latest := getObj(t, tpl, "Resources", "CloseOrderFunctionLatestInvokeConfig", "Properties")
+	wantEqual(t, "$LATEST invoke config", latest, obj{
+		"FunctionName":             ref("CloseOrderFunction"),
+		"Qualifier":                "$LATEST",
+		"MaximumRetryAttempts":     get(t, cfg, "MaximumRetryAttempts"),
+		"MaximumEventAgeInSeconds": get(t, cfg, "MaximumEventAgeInSeconds"),
+		"DestinationConfig":        obj{"OnFailure": obj{"Destination": getAtt("AsyncFailureQueue", "Arn")}},
+	})
 }
 
 func TestTemplateConfiguresTheFunctionAsDesignSays(t *testing.T) {
@@ -458,6 +471,8 @@ func TestTemplateConfiguresTheFunctionAsDesignSays(t *testing.T) {
 		"PAYJS_SCHEDULE_TARGET_ARN": getAtt("CloseQueue", "Arn"),
 		"PAYJS_SCHEDULE_DLQ_ARN":    getAtt("CloseDeadLetterQueue", "Arn"),
 		"PAYJS_SQS_CONCURRENCY":     ref("SqsRecordConcurrency"),
+		"PAYJS_LOG_LEVEL":           ref("LogLevel"),
+		"PAYJS_METRICS_STACK":       ref("AWS::StackName"),
 	})
 	wantEqual(t, "MemorySize", get(t, p, "MemorySize"), 128)
 
@@ -519,10 +534,18 @@ func TestTemplateOutputsTheAPIFunctionAndQueues(t *testing.T) {
 	wantEqual(t, "ScheduleRoleArn", get(t, outputs, "ScheduleRoleArn", "Value"), getAtt("CloseScheduleRole", "Arn"))
 	wantEqual(t, "AlarmTopicArn", get(t, outputs, "AlarmTopicArn", "Value"), ref("AlarmTopic"))
 	wantEqual(t, "DashboardName", get(t, outputs, "DashboardName", "Value"), ref("CloseDashboard"))
-	url := getString(t, outputs, "DashboardUrl", "Value", "Fn::Sub")
-	if !strings.HasPrefix(url, "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards/") || !strings.HasSuffix(url, "/${CloseDashboard}") {
-		t.Errorf("DashboardUrl = %q, want the CloudWatch console URL of ${CloseDashboard}", url)
-	}
+	// The console's host differs per partition.
+	wantEqual(t, "DashboardUrl", get(t, outputs, "DashboardUrl", "Value"), obj{"Fn::Sub": []any{
+		"https://${Console}/cloudwatch/home?region=${AWS::Region}#dashboards/dashboard/${CloseDashboard}",
+		obj{"Console": obj{"Fn::FindInMap": []any{"Partition", ref("AWS::Partition"), "Console"}}},
+	}})
+	wantEqual(t, "console hosts", get(t, tpl, "Mappings", "Partition"), obj{
+		"aws":        obj{"Console": "console.aws.amazon.com"},
+		"aws-cn":     obj{"Console": "console.amazonaws.cn"},
+		"aws-us-gov": obj{"Console": "console.amazonaws-us-gov.com"},
+	})
+	// Direct invokes go through the live alias, like every event source.
+	wantEqual(t, "CloseOrderFunctionAliasArn", get(t, outputs, "CloseOrderFunctionAliasArn", "Value"), ref("CloseOrderFunction.Alias"))
 }
 
 // asObj is a checked type assertion to an object.
@@ -580,12 +603,36 @@ func statements(t *testing.T, doc any) []obj {
 	return out
 }
 
-// functionStatements returns every inline statement of the function's Policies, those of a
-// conditional policy (Fn::If with AWS::NoValue as the other branch) included.
+// functionRole is the logical id of the function's role.
+const functionRole = "CloseOrderFunctionRole"
+
+// functionStatements returns every statement of the function role's inline policies.
 func functionStatements(t *testing.T, tpl obj) []obj {
 	t.Helper()
+	return roleStatements(t, getObj(t, tpl, "Resources", functionRole))
+}
+
+// roleStatements returns every statement of a role's inline policies, those of a conditional
+// policy (Fn::If with AWS::NoValue as the other branch) included.
+func roleStatements(t *testing.T, role obj) []obj {
+	t.Helper()
 	var out []obj
-	for _, p := range getList(t, tpl, "Resources", "CloseOrderFunction", "Properties", "Policies") {
+	for _, p := range rolePolicies(t, role) {
+		out = append(out, statements(t, get(t, p, "PolicyDocument"))...)
+	}
+	return out
+}
+
+// rolePolicies returns a role's inline policies, the policy of a conditional one (Fn::If with
+// AWS::NoValue as the other branch) included.
+func rolePolicies(t *testing.T, role obj) []obj {
+	t.Helper()
+	ps, ok := getObj(t, role, "Properties")["Policies"]
+	if !ok {
+		return nil
+	}
+	var out []obj
+	for _, p := range getList(t, ps) {
 		m := asObj(t, p)
 		if cond, ok := m["Fn::If"].([]any); ok {
 			if len(cond) != 3 {
@@ -594,9 +641,7 @@ func functionStatements(t *testing.T, tpl obj) []obj {
 			wantEqual(t, "conditional policy's other branch", cond[2], ref("AWS::NoValue"))
 			m = asObj(t, cond[1])
 		}
-		if _, ok := m["Statement"]; ok {
-			out = append(out, statements(t, m)...)
-		}
+		out = append(out, m)
 	}
 	return out
 }
@@ -683,7 +728,9 @@ func dependencies(t *testing.T, tpl obj) map[string][]string {
 }
 
 func TestTemplateHasNoCircularDependency(t *testing.T) {
-	tpl := loadTemplate(t)
+	// As CloudFormation sees it: SAM moves DeploymentPreference (its role and alarms, which
+	// name the function) out of the function into a deployment group.
+	tpl := loadDeployedTemplate(t)
 	deps := dependencies(t, tpl)
 	// The classic trap: the function names the schedule role (environment, iam:PassRole), so
 	// the role must not name the function.
@@ -852,7 +899,7 @@ func TestTemplateDecryptsTheSecretWithTheCustomerKeyOnlyThroughSecretsManager(t 
 	}
 
 	var conditional []any
-	for _, p := range getList(t, tpl, "Resources", "CloseOrderFunction", "Properties", "Policies") {
+	for _, p := range getList(t, tpl, "Resources", functionRole, "Properties", "Policies") {
 		if c, ok := p.(obj)["Fn::If"].([]any); ok {
 			conditional = c
 		}
@@ -861,13 +908,13 @@ func TestTemplateDecryptsTheSecretWithTheCustomerKeyOnlyThroughSecretsManager(t 
 		t.Fatalf("no conditional policy")
 	}
 	wantEqual(t, "conditional policy's condition", conditional[0], "HasSecretKmsKey")
-	wantEqual(t, "kms statements", statements(t, conditional[1]), []obj{{
+	wantEqual(t, "kms statements", statements(t, get(t, conditional[1], "PolicyDocument")), []obj{{
 		"Sid":      "DecryptTheSecretThroughSecretsManager",
 		"Effect":   "Allow",
 		"Action":   "kms:Decrypt",
 		"Resource": ref("SecretKmsKeyArn"),
 		"Condition": obj{"StringEquals": obj{
-			"kms:ViaService":                  obj{"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
+			"kms:ViaService":                  obj{"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"},
 			"kms:EncryptionContext:SecretARN": ref("PayjsSecretArn"),
 		}},
 	}})
@@ -892,6 +939,8 @@ func TestTemplateGrantsNoWildcardWhereItPromisesScope(t *testing.T) {
 	allowed := map[string]bool{
 		"arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${CloseScheduleGroup}/*": true,
 		"${CloseOrderFunction.Arn}:*": true,
+		// The deploy role reads this stack's alarms, all named <stack>-<name>.
+		"arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:" + alarmNamePrefix + "*": true,
 	}
 	check := func(where string, sts []obj) {
 		for _, st := range sts {
@@ -924,11 +973,8 @@ func TestTemplateGrantsNoWildcardWhereItPromisesScope(t *testing.T) {
 			}
 		}
 	}
-	check("CloseOrderFunction Policies", functionStatements(t, tpl))
 	for name, r := range resourcesOfType(t, tpl, "AWS::IAM::Role") {
-		for _, p := range getList(t, r, "Properties", "Policies") {
-			check(name, statements(t, get(t, p, "PolicyDocument")))
-		}
+		check(name, roleStatements(t, r))
 	}
 	// Not AWS::KMS::Key: in a key policy, Resource "*" is the key itself.
 	for _, typ := range []string{"AWS::IAM::RolePolicy", "AWS::IAM::Policy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"} {
@@ -1228,9 +1274,8 @@ func TestTemplateAlarmsOnTheFunctionsOwnMetrics(t *testing.T) {
 			t.Errorf("want one alarm on %s, got %d", metric, len(alarms))
 		}
 		for name, p := range alarms {
-			if _, ok := p["Dimensions"]; ok {
-				t.Errorf("%s has dimensions; %s is emitted without any", name, metric)
-			}
+			// The stack's own metric: another stack's closes never count here.
+			wantEqual(t, name+" Dimensions", get(t, p, "Dimensions"), []any{stackDimension})
 			wantEqual(t, name+" Statistic", get(t, p, "Statistic"), "Sum")
 			wantEqual(t, name+" Period", get(t, p, "Period"), 300)
 			wantEqual(t, name+" Threshold", get(t, p, "Threshold"), threshold)
@@ -1245,12 +1290,18 @@ func TestTemplateAlarmsOnTheFunctionsOwnMetrics(t *testing.T) {
 		t.Errorf("want one alarm on SecretLoads, got %d", len(secret))
 	}
 	for name, p := range secret {
-		wantEqual(t, name+" Dimensions", get(t, p, "Dimensions"), []any{obj{"Name": "Result", "Value": "error"}})
+		wantEqual(t, name+" Dimensions", get(t, p, "Dimensions"), []any{stackDimension, obj{"Name": "Result", "Value": "error"}})
 	}
 }
 
 // emittedNamespace is the CloudWatch namespace of the function's own metrics.
 const emittedNamespace = "PayjsClose"
+
+// Every metric the function emits carries the dimension Stack, which the template sets to the
+// stack's name (PAYJS_METRICS_STACK); stackDimension is an alarm's, stackInSub a dashboard's.
+var stackDimension = obj{"Name": handler.StackDimension, "Value": ref("AWS::StackName")}
+
+const stackInSub = "${AWS::StackName}"
 
 // emittedMetric is one metric the function's EMF lines carry.
 type emittedMetric struct {
@@ -1301,8 +1352,18 @@ func alarmMetricUses(t *testing.T, tpl obj) []metricUse {
 			u.unit = unit
 		}
 		if ds, ok := p["Dimensions"]; ok {
+			if m, ok := ds.(obj); ok {
+				cond, ok := m["Fn::If"].([]any)
+				if !ok || len(cond) != 3 {
+					t.Fatalf("%s Dimensions: %v", name, ds)
+				}
+				ds = cond[1] // dimensions that depend on a condition: AWS metrics only
+			}
 			for _, d := range getList(t, ds) {
-				v, _ := get(t, d, "Value").(string) // an intrinsic names an AWS resource
+				v, _ := get(t, d, "Value").(string) // an intrinsic names an AWS resource...
+				if jsonEqual(get(t, d, "Value"), ref("AWS::StackName")) {
+					v = stackInSub // ...or the stack, as the dashboard spells it
+				}
 				u.dims[getString(t, d, "Name")] = v
 			}
 		}
@@ -1389,6 +1450,11 @@ func TestTemplateAlarmsAndDashboardUseOnlyMetricsTheFunctionEmits(t *testing.T) 
 			t.Errorf("%s: %s/%s is not a metric the function emits", u.where, u.namespace, u.name)
 			continue
 		}
+		// Every metric carries the stack; the contract lists the dimensions beside it.
+		if v := u.dims[handler.StackDimension]; v != stackInSub {
+			t.Errorf("%s: %s with %s=%q; want this stack's %s", u.where, u.name, handler.StackDimension, v, stackInSub)
+		}
+		delete(u.dims, handler.StackDimension)
 		if u.unit != "" && u.unit != m.Unit {
 			t.Errorf("%s: %s in %s; the function emits %s", u.where, u.name, u.unit, m.Unit)
 		}
@@ -1490,6 +1556,11 @@ func TestTemplateDashboardShowsWhatOperatorsNeed(t *testing.T) {
 			}
 			if len(row) >= 4 {
 				l.dim, l.value = asString(t, row[2]), asString(t, row[3])
+			}
+			if l.namespace == emittedNamespace && l.dim == handler.StackDimension && len(row) >= 6 {
+				l.dim, l.value = asString(t, row[4]), asString(t, row[5]) // the metric's own dimension
+			} else if l.namespace == emittedNamespace && l.dim == handler.StackDimension {
+				l.dim, l.value = "", ""
 			}
 			lines = append(lines, l)
 		}

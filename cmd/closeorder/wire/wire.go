@@ -39,7 +39,7 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	obs := handler.NewJSONObserver(stdout, cfg.LogLevel)
+	obs := handler.NewJSONObserver(stdout, cfg.LogLevel).WithStack(cfg.MetricsStack)
 	log := obs.Logger()
 	if cfg.LogLevelNote != "" {
 		log.WarnContext(ctx, cfg.LogLevelNote)
