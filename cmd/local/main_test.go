@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -188,6 +191,14 @@ func TestRunStopsPromptlyWhenCancelled(t *testing.T) {
 
 func TestRunRefusesBadFlags(t *testing.T) {
 	t.Parallel()
+	// The flags are checked before anything listens, so the default
+	// -addr being taken (by another run of make run, or here by the test
+	// itself) must not turn a bad flag into "address already in use".
+	if ln, err := net.Listen("tcp", "127.0.0.1:3000"); err == nil {
+		t.Cleanup(func() { _ = ln.Close() })
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("taking port 3000: %v", err)
+	}
 	tests := []struct {
 		args []string
 		want string
