@@ -88,7 +88,7 @@ func TestSQSServesOneOrdersRecordsInBatchOrder(t *testing.T) {
 			}
 			done <- out
 		}()
-		synctest.Wait() // every record that may run is done or blocked
+		synctest.Wait()                                                 // every record that may run is done or blocked
 		held := []string{"close " + order2, "schedule close-" + order1} // in either order
 		if got := slices.Sorted(slices.Values(sched.seen())); !slices.Equal(got, held) {
 			t.Errorf("while order1's schedule is held, the calls are %q; want %q", got, held)
