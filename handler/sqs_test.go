@@ -88,8 +88,10 @@ func TestSQSServesOneOrdersRecordsInBatchOrder(t *testing.T) {
 			}
 			done <- out
 		}()
-		synctest.Wait()                                                 // every record that may run is done or blocked
-		held := []string{"close " + order2, "schedule close-" + order1} // in either order
+		// Every record that may run is done or blocked: order2's close and
+		// the held schedule, in either order, and nothing else of order1.
+		synctest.Wait()
+		held := []string{"close " + order2, "schedule close-" + order1}
 		if got := slices.Sorted(slices.Values(sched.seen())); !slices.Equal(got, held) {
 			t.Errorf("while order1's schedule is held, the calls are %q; want %q", got, held)
 		}
