@@ -83,5 +83,8 @@ func recordRequest(body string) (Request, error) {
 	case EventDirect:
 		return decodeRequest([]byte(body))
 	}
+	if err := misspeltOrderID([]byte(body)); err != nil {
+		return Request{}, err
+	}
 	return Request{}, errorf(CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)
 }
