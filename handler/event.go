@@ -167,8 +167,8 @@ func (r Request) validate(now time.Time, closeNow time.Duration) (at time.Time, 
 	case r.Cancel && (r.CloseAt != "" || r.CloseAfter != ""):
 		return at, errorf(CodeInvalidRequest, "a cancel takes no close_at or close_after")
 	case r.CloseAt != "":
-		if at, err = time.Parse(time.RFC3339, r.CloseAt); err != nil {
-			return at, errorf(CodeInvalidRequest, "close_at must be an RFC 3339 time such as 2026-11-29T12:00:00Z")
+		if at, err = parseCloseAt(r.CloseAt); err != nil {
+			return at, err
 		}
 	case r.CloseAfter != "":
 		d, err := time.ParseDuration(r.CloseAfter)
