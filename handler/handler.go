@@ -141,7 +141,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	err := errorf(CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
 		err = errorf(CodeInvalidRequest, "event must be a JSON object")
-	} else if herr := misspeltOrderID(payload); herr != nil {
+	} else if herr := misspelledOrderID(payload); herr != nil {
 		err = herr // {"PAYJS_ORDER_ID": ...} is a direct request with a typo
 	}
 	return final(h.serve(ctx, EventUnknown, "", Request{}, err))

@@ -83,7 +83,7 @@ func recordRequest(body string) (Request, error) {
 	case EventDirect:
 		return decodeRequest([]byte(body))
 	}
-	if err := misspeltOrderID([]byte(body)); err != nil {
+	if err := misspelledOrderID([]byte(body)); err != nil {
 		return Request{}, err
 	}
 	return Request{}, errorf(CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)

@@ -95,10 +95,10 @@ func members(raw []byte) (vals map[string]json.RawMessage, err error) {
 	return vals, nil
 }
 
-// misspeltOrderID answers an object of no known kind whose top level
+// misspelledOrderID answers an object of no known kind whose top level
 // spells payjs_order_id another way (PAYJS_ORDER_ID, payjsOrderId): it is
 // a direct request with a typo, and the hint says so.
-func misspeltOrderID(payload []byte) *Error {
+func misspelledOrderID(payload []byte) *Error {
 	var f fields
 	if json.Unmarshal(payload, &f) != nil {
 		return nil

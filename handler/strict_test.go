@@ -54,7 +54,7 @@ func TestRequestsMeanWhatTheySay(t *testing.T) {
 		{"Action", `{` + id + `,"Action":"cancel"}`, `unknown field "Action": did you mean "action"?`},
 		{"repeated id", `{` + id + `,"payjs_order_id":"` + order2 + `"}`, `member "payjs_order_id" is given more than once`},
 		{"id in two cases", `{` + id + `,"PAYJS_ORDER_ID":"` + order2 + `"}`, `unknown field "PAYJS_ORDER_ID": did you mean "payjs_order_id"?`},
-		{"only a misspelt id", `{"PAYJS_ORDER_ID":"` + order1 + `","close_after":"15m"}`, `unknown field "PAYJS_ORDER_ID": did you mean "payjs_order_id"?`},
+		{"only a misspelled id", `{"PAYJS_ORDER_ID":"` + order1 + `","close_after":"15m"}`, `unknown field "PAYJS_ORDER_ID": did you mean "payjs_order_id"?`},
 		{"repeated close_after", `{` + id + `,"close_after":"15m","close_after":"15m"}`, `member "close_after" is given more than once`},
 		{"other members ignored", `{` + id + `,"close_after":"15m","note":"x","closeafterwards":1,"source":{"app":"shop"}}`, ""},
 	}

@@ -130,7 +130,7 @@ func TestRunServesTheDeployedRoutes(t *testing.T) {
 	}
 
 	// curl -d sends a form's Content-Type: a JSON object is read as JSON,
-	// a misspelt member is refused, a form must hold request fields.
+	// a misspelled member is refused, a form must hold request fields.
 	later := api + "/orders/" + payjstest.DemoOrderUnpaid(3) + "/close"
 	for _, tt := range []struct {
 		contentType, body string
@@ -214,7 +214,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 	// The flags are checked before anything listens, so the default
 	// -addr being taken (by another run of make run, or here by the test
 	// itself) must not turn a bad flag into "address already in use".
-	if ln, err := net.Listen("tcp", "127.0.0.1:3000"); err == nil {
+	if ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:3000"); err == nil {
 		t.Cleanup(func() { _ = ln.Close() })
 	} else if !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("taking port 3000: %v", err)

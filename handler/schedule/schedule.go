@@ -76,7 +76,7 @@ func NewWithAPI(api func() API, cfg Config) *Client { return &Client{cfg: cfg, a
 const maxPuts = 3
 
 // errFired is a put's update finding no schedule after the create found
-// one: it fired (Scheduler deletes it after it runs) or was cancelled in
+// one: it fired (Scheduler deletes it after it runs) or was canceled in
 // between, and creating it again is the answer.
 var errFired = errors.New("the schedule was deleted between the create's conflict and the update")
 
