@@ -110,10 +110,15 @@ type Request struct {
 // exactly, see [members]; the values are read one by one, so that a number
 // or an object is refused with a message naming the member.
 func decodeRequest(raw []byte) (Request, error) {
-	vals, err := members(raw)
+	vals, _, err := members(raw)
 	if err != nil {
 		return Request{}, err
 	}
+	return requestOf(vals)
+}
+
+// requestOf reads a Request from the values of the request fields.
+func requestOf(vals map[string]json.RawMessage) (Request, error) {
 	var req Request
 	var action string
 	for _, m := range []struct {

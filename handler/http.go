@@ -210,17 +210,14 @@ func decodeBody(contentType string, body []byte) (Request, error) {
 // request: a non-empty object holding none of the request fields is
 // refused rather than ignored ({} is an empty request).
 func decodeJSONBody(body []byte) (Request, error) {
-	vals, err := members(body)
+	vals, others, err := members(body)
 	if err != nil {
 		return Request{}, err
 	}
-	if len(vals) == 0 {
-		var all map[string]json.RawMessage
-		if json.Unmarshal(body, &all) == nil && len(all) > 0 {
-			return Request{}, errorf(CodeInvalidRequest, "the body holds none of the request fields: "+strings.Join(formFields, ", "))
-		}
+	if len(vals) == 0 && others > 0 {
+		return Request{}, errorf(CodeInvalidRequest, "the body holds none of the request fields: "+strings.Join(formFields, ", "))
 	}
-	return decodeRequest(body)
+	return requestOf(vals)
 }
 
 // decodeForm reads a form body. Every field must be a request field,

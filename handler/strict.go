@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -15,7 +16,7 @@ var requestFields = []string{"payjs_order_id", "mchid", "close_at", "close_after
 
 // formFields are the fields a form body may carry: a form comes from a
 // caller, never from a schedule, so it has no "scheduled".
-var formFields = requestFields[:5]
+var formFields = requestFields[:5:5]
 
 // foldName is how a member name is compared for a near miss: ASCII
 // lower-case, without '-' and '_'. Only ASCII letters are folded, so that
@@ -57,42 +58,44 @@ func hint(what, name, field string) *Error {
 // another way (a case or separator variant), with a hint; encoding/json
 // alone would take the last of them, matched case-insensitively, and a
 // front end checking the first or the exact name could be bypassed.
-// Other members are ignored: envelopes carry other data.
-func members(raw []byte) (vals map[string]json.RawMessage, err error) {
+// Other members are ignored (envelopes carry other data) and counted in
+// others.
+func members(raw []byte) (vals map[string]json.RawMessage, others int, err error) {
 	notJSON := errorf(CodeInvalidRequest, "request is not valid JSON")
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errorf(CodeInvalidRequest, "request must be a JSON object")
+		return nil, 0, errorf(CodeInvalidRequest, "request must be a JSON object")
 	}
 	vals = make(map[string]json.RawMessage, len(requestFields))
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, notJSON
+			return nil, 0, notJSON
 		}
 		name, _ := t.(string) // inside an object, Token returns names as strings
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, notJSON
+			return nil, 0, notJSON
 		}
 		if field := nearMiss(name, requestFields); field != "" {
-			return nil, hint("field", name, field)
+			return nil, 0, hint("field", name, field)
 		}
 		if !slices.Contains(requestFields, name) {
+			others++
 			continue
 		}
 		if _, dup := vals[name]; dup {
-			return nil, errorf(CodeInvalidRequest, fmt.Sprintf("member %q is given more than once", name))
+			return nil, 0, errorf(CodeInvalidRequest, fmt.Sprintf("member %q is given more than once", name))
 		}
 		vals[name] = v
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, notJSON
+		return nil, 0, notJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, notJSON // something after the object
+		return nil, 0, notJSON // something after the object
 	}
-	return vals, nil
+	return vals, others, nil
 }
 
 // misspelledOrderID answers an object of no known kind whose top level
@@ -103,7 +106,7 @@ func misspelledOrderID(payload []byte) *Error {
 	if json.Unmarshal(payload, &f) != nil {
 		return nil
 	}
-	for name := range f {
+	for _, name := range slices.Sorted(maps.Keys(f)) {
 		if nearMiss(name, requestFields[:1]) != "" {
 			return hint("field", name, "payjs_order_id")
 		}
