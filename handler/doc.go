@@ -5,7 +5,8 @@
 // normalized [Result], shaped back for the event kind.
 //
 // One request, file by file: event.go (which kind is this, and the
-// request), http.go (routes, bodies, HTTP answers), handler.go (the close
+// request), strict.go (member names, matched exactly), closeat.go
+// (close_at, RFC 3339 exactly), http.go (routes, bodies, HTTP answers), handler.go (the close
 // and the key), schedule.go (scheduled closes), scheduled.go (what marks
 // a close as scheduled, and where), sqs.go (batches),
 // result.go (the result and the error codes), observe.go (logs and

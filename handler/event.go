@@ -105,46 +105,37 @@ type Request struct {
 	Scheduled bool
 }
 
-// wireRequest is the JSON form of a Request (direct invokes, EventBridge
-// detail, SQS bodies, JSON bodies). Members the function does not use are
-// ignored; the raw values let a number or an object be refused with a
-// message naming the member.
-type wireRequest struct {
-	PayjsOrderID json.RawMessage `json:"payjs_order_id"`
-	MchID        json.RawMessage `json:"mchid"`
-	CloseAt      json.RawMessage `json:"close_at"`
-	CloseAfter   json.RawMessage `json:"close_after"`
-	Action       json.RawMessage `json:"action"`
-	Scheduled    json.RawMessage `json:"scheduled"`
+// decodeRequest reads a Request from a JSON object (direct invokes,
+// EventBridge detail, SQS bodies, JSON bodies). Member names match
+// exactly, see [members]; the values are read one by one, so that a number
+// or an object is refused with a message naming the member.
+func decodeRequest(raw []byte) (Request, error) {
+	vals, _, err := members(raw)
+	if err != nil {
+		return Request{}, err
+	}
+	return requestOf(vals)
 }
 
-// decodeRequest reads a Request from a JSON object.
-func decodeRequest(raw []byte) (Request, error) {
-	if !isObject(raw) {
-		return Request{}, errorf(CodeInvalidRequest, "request must be a JSON object")
-	}
-	var w wireRequest
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Request{}, errorf(CodeInvalidRequest, "request is not valid JSON")
-	}
+// requestOf reads a Request from the values of the request fields.
+func requestOf(vals map[string]json.RawMessage) (Request, error) {
 	var req Request
 	var action string
 	for _, m := range []struct {
 		name string
-		raw  json.RawMessage
 		to   *string
 	}{
-		{"payjs_order_id", w.PayjsOrderID, &req.PayjsOrderID},
-		{"mchid", w.MchID, &req.MchID},
-		{"close_at", w.CloseAt, &req.CloseAt},
-		{"close_after", w.CloseAfter, &req.CloseAfter},
-		{"action", w.Action, &action},
+		{"payjs_order_id", &req.PayjsOrderID},
+		{"mchid", &req.MchID},
+		{"close_at", &req.CloseAt},
+		{"close_after", &req.CloseAfter},
+		{"action", &action},
 	} {
-		if m.raw != nil && json.Unmarshal(m.raw, m.to) != nil {
+		if raw, ok := vals[m.name]; ok && json.Unmarshal(raw, m.to) != nil {
 			return Request{}, errorf(CodeInvalidRequest, m.name+" must be a string")
 		}
 	}
-	req.Scheduled = string(w.Scheduled) == "true"
+	req.Scheduled = string(vals["scheduled"]) == "true"
 	return req, setAction(&req, action)
 }
 
@@ -181,8 +172,8 @@ func (r Request) validate(now time.Time, closeNow time.Duration) (at time.Time, 
 	case r.Cancel && (r.CloseAt != "" || r.CloseAfter != ""):
 		return at, errorf(CodeInvalidRequest, "a cancel takes no close_at or close_after")
 	case r.CloseAt != "":
-		if at, err = time.Parse(time.RFC3339, r.CloseAt); err != nil {
-			return at, errorf(CodeInvalidRequest, "close_at must be an RFC 3339 time such as 2026-11-29T12:00:00Z")
+		if at, err = parseCloseAt(r.CloseAt); err != nil {
+			return at, err
 		}
 	case r.CloseAfter != "":
 		d, err := time.ParseDuration(r.CloseAfter)

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,16 @@ func FuzzInvoke(f *testing.F) {
 	f.Add([]byte(`{"version":"2.0","rawPath":"/orders/1/close","requestContext":{"http":{"method":"DELETE"}}}`))
 	f.Add([]byte(`{"version":"2.0","rawPath":"/close","requestContext":{"http":{"method":"POST"}},"headers":{"content-type":"application/x-www-form-urlencoded"},"body":"payjs_order_id=1&close_after=-5h&action=close"}`))
 
+	f.Add([]byte(`{"payjs_order_id":"1","closeAfter":"15m"}`))
+	f.Add([]byte(`{"payjs_order_id":"1","payjs_order_id":"2"}`))
+	f.Add([]byte(`{"payjs_order_id":"1","PAYJS_ORDER_ID":"2"}`))
+	f.Add([]byte(`{"PAYJS_ORDER_ID":"1"}`))
+	f.Add([]byte(`{"payjs_order_id":"1","close_at":"2026-11-29T12:15:00+24:00"}`))
+	f.Add([]byte(`{"payjs_order_id":"1","close_at":"2026-11-29t13:15:00.5z","Mch-Id":"2"}`))
+	f.Add([]byte(`{"detail-type":"x","source":"y","detail":{"payjs_order_id":"1","close_after":"1h","close_after":"2h"}}`))
+	f.Add([]byte(`{"version":"2.0","rawPath":"/orders/1/close","requestContext":{"http":{"method":"POST"}},"headers":{"content-type":"application/x-www-form-urlencoded"},"body":"{\"close_after\":\"10s\"}"}`))
+	f.Add([]byte(`{"version":"2.0","rawPath":"/orders/1/close","requestContext":{"http":{"method":"POST"}},"body":"{\"closeAfter\":\"10m\"}"}`))
+
 	keys := &staticKeys{set: mustSet(f, `{"mchid":"`+testMchID+`","key":"`+testKey+`"}`)}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var bad []string
@@ -78,5 +89,56 @@ func FuzzInvoke(f *testing.F) {
 		if len(bad) > 0 {
 			t.Fatalf("PAYJS asked to close invalid ids %q", bad)
 		}
+		if obj := requestObject(payload); obj != nil && ambiguous(obj) && (len(closer.asked) > 0 || len(sched.entries) > 0) {
+			t.Fatalf("acted on an ambiguous request %s: closed %v, scheduled %v", obj, closer.asked, sched.entries)
+		}
 	})
+}
+
+// requestObject returns the request object of a direct invoke or an
+// EventBridge event, or nil.
+func requestObject(payload []byte) []byte {
+	switch k, _ := recognize(payload); k {
+	case EventDirect:
+		return payload
+	case EventBridge:
+		var f map[string]json.RawMessage
+		_ = json.Unmarshal(payload, &f)
+		return f["detail"]
+	}
+	return nil
+}
+
+// ambiguous reports whether a JSON object names a request field more
+// than once, or in another spelling (case, '-' or '_'): the strict
+// decoder must refuse it. It is the test's own reading, by lower-casing.
+func ambiguous(obj []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	seen := map[string]int{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		name, _ := t.(string)
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return false
+		}
+		folded := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(name))
+		for _, field := range []string{"payjs_order_id", "mchid", "close_at", "close_after", "action", "scheduled"} {
+			if folded == strings.ReplaceAll(field, "_", "") {
+				if name != field {
+					return true
+				}
+				if seen[field]++; seen[field] > 1 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -121,7 +121,11 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		if err := json.Unmarshal(payload, &e); err != nil {
 			return final(h.serve(ctx, kind, "", Request{}, errorf(CodeInvalidRequest, "EventBridge event is malformed")))
 		}
-		req, err := fromOutside(decodeRequest(e.Detail))
+		// The member named exactly "detail", as recognized: the struct
+		// above would take the last of "detail" and "Detail".
+		var f fields
+		_ = json.Unmarshal(payload, &f) // recognized as an object
+		req, err := fromOutside(decodeRequest(f["detail"]))
 		return final(h.serve(ctx, kind, "", req, err))
 	case EventSQS:
 		var e events.SQSEvent
@@ -139,6 +143,8 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	err := errorf(CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
 		err = errorf(CodeInvalidRequest, "event must be a JSON object")
+	} else if herr := misspelledOrderID(payload); herr != nil {
+		err = herr // {"PAYJS_ORDER_ID": ...} is a direct request with a typo
 	}
 	return final(h.serve(ctx, EventUnknown, "", Request{}, err))
 }

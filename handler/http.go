@@ -3,9 +3,12 @@ package handler
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -170,9 +173,20 @@ func (r httpRequest) decodedBody() ([]byte, error) {
 	return b, nil
 }
 
-// decodeBody reads a Request from a JSON or form body.
+// decodeBody reads a Request from a JSON or form body. A body that is a
+// JSON object is read as JSON when the Content-Type is missing (as
+// `sam local generate-event` and some clients send it) or is a form's
+// (curl -d's default): read as a form, it would be one ignored field and
+// the order closed now. A form is read as a form; any other type is
+// refused.
 func decodeBody(contentType string, body []byte) (Request, error) {
 	unsupported := errorf(CodeUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded")
+	if strings.TrimSpace(contentType) == "" {
+		if !isObject(body) {
+			return Request{}, errorf(CodeUnsupportedMediaType, "Content-Type is missing and the body is not a JSON object: send Content-Type: application/json or application/x-www-form-urlencoded")
+		}
+		return decodeJSONBody(body)
+	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return Request{}, unsupported
@@ -182,20 +196,47 @@ func decodeBody(contentType string, body []byte) (Request, error) {
 	}
 	switch mt {
 	case "application/json":
-		return decodeRequest(body)
+		return decodeJSONBody(body)
 	case "application/x-www-form-urlencoded":
+		if isObject(body) {
+			return decodeJSONBody(body)
+		}
 		return decodeForm(body)
 	}
 	return Request{}, unsupported
 }
 
+// decodeJSONBody reads a JSON body. Unlike an envelope, a body is all
+// request: a non-empty object holding none of the request fields is
+// refused rather than ignored ({} is an empty request).
+func decodeJSONBody(body []byte) (Request, error) {
+	vals, others, err := members(body)
+	if err != nil {
+		return Request{}, err
+	}
+	if len(vals) == 0 && others > 0 {
+		return Request{}, errorf(CodeInvalidRequest, "the body holds none of the request fields: "+strings.Join(formFields, ", "))
+	}
+	return requestOf(vals)
+}
+
+// decodeForm reads a form body. Every field must be a request field,
+// given once: a name read as nothing would close the order now.
 func decodeForm(body []byte) (Request, error) {
 	v, err := url.ParseQuery(string(body))
 	if err != nil {
 		return Request{}, errorf(CodeInvalidRequest, "body is not a valid form")
 	}
-	for name, vs := range v {
-		if len(vs) > 1 {
+	if len(v) == 0 {
+		return Request{}, errorf(CodeInvalidRequest, "the form body holds no fields")
+	}
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		switch {
+		case nearMiss(name, formFields) != "":
+			return Request{}, hint("form field", name, nearMiss(name, formFields))
+		case !slices.Contains(formFields, name):
+			return Request{}, errorf(CodeInvalidRequest, fmt.Sprintf("unknown form field %q: the fields are %s", clip(name), strings.Join(formFields, ", ")))
+		case len(v[name]) > 1:
 			return Request{}, errorf(CodeInvalidRequest, "each form field may appear at most once: "+clip(name))
 		}
 	}

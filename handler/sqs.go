@@ -3,9 +3,9 @@ package handler
 import (
 	"context"
 	"encoding/json"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 )
 
 // sqs serves every record of a batch, at most SQSConcurrency at a time,
@@ -13,20 +13,29 @@ import (
 // retryable, so that SQS delivers them again (and, after maxReceiveCount,
 // moves them to the dead-letter queue). Permanent failures are logged and
 // counted, not retried: retrying them could never succeed.
+//
+// Records that name the same order are served one after another in their
+// batch order (a schedule then a cancel must not race: the cancel would
+// find nothing and the schedule survive); other orders run concurrently.
 func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
 	retry := make([]bool, len(records))
-	sem := make(chan struct{}, h.deps.SQSConcurrency)
-	var wg sync.WaitGroup
+	reqs := make([]Request, len(records))
+	errs := make([]error, len(records))
 	for i := range records {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			req, err := recordRequest(records[i].Body)
-			res := h.serve(ctx, EventSQS, records[i].MessageId, req, err)
-			retry[i] = res.retryable()
+		reqs[i], errs[i] = recordRequest(records[i].Body)
+	}
+	var g errgroup.Group
+	g.SetLimit(h.deps.SQSConcurrency)
+	for _, group := range sameOrder(reqs, errs) {
+		g.Go(func() error {
+			for _, i := range group {
+				res := h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
+				retry[i] = res.retryable()
+			}
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the goroutines return no error
 
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, r := range retry {
@@ -35,6 +44,29 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 		}
 	}
 	return json.Marshal(resp)
+}
+
+// sameOrder groups the indexes of a batch's requests by order id, each
+// group in batch order and the groups in the order of their first record.
+// A record that could not be read, or names no order, is a group of its
+// own.
+func sameOrder(reqs []Request, errs []error) [][]int {
+	var groups [][]int
+	at := make(map[string]int, len(reqs))
+	for i, req := range reqs {
+		id := req.PayjsOrderID
+		if errs[i] != nil || id == "" {
+			groups = append(groups, []int{i})
+			continue
+		}
+		if g, ok := at[id]; ok {
+			groups[g] = append(groups[g], i)
+			continue
+		}
+		at[id] = len(groups)
+		groups = append(groups, []int{i})
+	}
+	return groups
 }
 
 // recordRequest reads the request in an SQS message body: a direct
@@ -50,6 +82,9 @@ func recordRequest(body string) (Request, error) {
 		return fromOutside(decodeRequest(f["detail"]))
 	case EventDirect:
 		return decodeRequest([]byte(body))
+	}
+	if err := misspelledOrderID([]byte(body)); err != nil {
+		return Request{}, err
 	}
 	return Request{}, errorf(CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)
 }

@@ -87,5 +87,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *event != "" {
 		return invoke(ctx, *event, getenv, stdout, stderr)
 	}
+	// Every flag is checked before anything listens: a bad -payjs-addr
+	// must not be hidden by -addr's port being taken.
+	if err := checkLoopback("-addr", *addr); err != nil {
+		return err
+	}
+	if err := checkLoopback("-payjs-addr", *payjsAddr); err != nil {
+		return err
+	}
 	return serve(ctx, *addr, *payjsAddr, getenv, stdout)
 }

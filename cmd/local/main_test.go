@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,6 +129,26 @@ func TestRunServesTheDeployedRoutes(t *testing.T) {
 		t.Errorf("POST /close with a JSON body: %d %v, want 200 closed", r.status, r.body)
 	}
 
+	// curl -d sends a form's Content-Type: a JSON object is read as JSON,
+	// a misspelled member is refused, a form must hold request fields.
+	later := api + "/orders/" + payjstest.DemoOrderUnpaid(3) + "/close"
+	for _, tt := range []struct {
+		contentType, body string
+		status            int
+		want              string
+	}{
+		{"application/x-www-form-urlencoded", `{"close_after":"1h"}`, http.StatusAccepted, "scheduled"},
+		{"", `{"close_after":"2h"}`, http.StatusAccepted, "scheduled"},
+		{"application/json", `{"closeAfter":"15m"}`, http.StatusBadRequest, `unknown field "closeAfter": did you mean "close_after"?`},
+		{"application/x-www-form-urlencoded", `closeAfter=15m`, http.StatusBadRequest, `unknown form field "closeAfter": did you mean "close_after"?`},
+		{"text/plain", `{"close_after":"1h"}`, http.StatusUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded"},
+	} {
+		r := do(t, http.MethodPost, later, tt.contentType, tt.body)
+		if r.status != tt.status || (r.body["status"] != tt.want && r.body["message"] != tt.want) {
+			t.Errorf("POST %s with %q as %q: %d %v, want %d %s", later, tt.body, tt.contentType, r.status, r.body, tt.status, tt.want)
+		}
+	}
+
 	for _, tt := range []struct {
 		method, url string
 		status      int
@@ -188,6 +211,14 @@ func TestRunStopsPromptlyWhenCancelled(t *testing.T) {
 
 func TestRunRefusesBadFlags(t *testing.T) {
 	t.Parallel()
+	// The flags are checked before anything listens, so the default
+	// -addr being taken (by another run of make run, or here by the test
+	// itself) must not turn a bad flag into "address already in use".
+	if ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:3000"); err == nil {
+		t.Cleanup(func() { _ = ln.Close() })
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("taking port 3000: %v", err)
+	}
 	tests := []struct {
 		args []string
 		want string

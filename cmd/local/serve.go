@@ -138,12 +138,8 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, 
 // function holds a key and the simulator a published demo key, and
 // neither may be reachable from elsewhere.
 func listenLoopback(ctx context.Context, flagName, addr string) (net.Listener, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q is not host:port", flagName, addr)
-	}
-	if ip, err := netip.ParseAddr(host); !strings.EqualFold(host, "localhost") && (err != nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("%s %q is not a loopback address (use 127.0.0.1, ::1 or localhost)", flagName, addr)
+	if err := checkLoopback(flagName, addr); err != nil {
+		return nil, err
 	}
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -154,6 +150,20 @@ func listenLoopback(ctx context.Context, flagName, addr string) (net.Listener, e
 		return nil, fmt.Errorf("%s %q resolved to %s, which is not a loopback address", flagName, addr, ln.Addr())
 	}
 	return ln, nil
+}
+
+// checkLoopback refuses an addr that is not a loopback host:port, before
+// anything listens: a bad flag is reported as such even when another
+// address is taken.
+func checkLoopback(flagName, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q is not host:port", flagName, addr)
+	}
+	if ip, err := netip.ParseAddr(host); !strings.EqualFold(host, "localhost") && (err != nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%s %q is not a loopback address (use 127.0.0.1, ::1 or localhost)", flagName, addr)
+	}
+	return nil
 }
 
 // banner says where things listen, what the demo orders do, and what to

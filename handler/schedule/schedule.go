@@ -22,6 +22,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -74,8 +75,30 @@ func New(awsCfg aws.Config, cfg Config) *Client {
 // NewWithAPI returns a Client calling the API that api returns.
 func NewWithAPI(api func() API, cfg Config) *Client { return &Client{cfg: cfg, api: api} }
 
+// maxPuts bounds how often Schedule creates the schedule again because it
+// vanished between a create's conflict and the update.
+const maxPuts = 3
+
+// errFired is a put's update finding no schedule after the create found
+// one: it fired (Scheduler deletes it after it runs) or was canceled in
+// between, and creating it again is the answer.
+var errFired = errors.New("the schedule was deleted between the create's conflict and the update")
+
 // Schedule creates the schedule s.Name, or moves it to s.At when it exists.
 func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
+	for range maxPuts {
+		moved, err = c.put(ctx, s)
+		if !errors.Is(err, errFired) {
+			return moved, err
+		}
+	}
+	return false, &handler.Error{Code: handler.CodeScheduleUnavailable,
+		Message: "the schedule kept vanishing between create and update; try again later", Cause: err}
+}
+
+// put creates the schedule, or updates it when it exists: errFired when
+// it was deleted between the two.
+func (c *Client) put(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
 	if c.cfg.TargetARN == "" {
 		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
 	}
@@ -106,6 +129,9 @@ func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved 
 		ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String("UTC"),
 		FlexibleTimeWindow: window, ActionAfterCompletion: types.ActionAfterCompletionDelete, Target: target,
 	})
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) && !missingGroup(nf) {
+		return false, fmt.Errorf("%w: %w", errFired, err)
+	}
 	return err == nil, classify(err)
 }
 
@@ -114,10 +140,19 @@ func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved 
 func (c *Client) Cancel(ctx context.Context, name string) error {
 	_, err := c.api().DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(c.cfg.Group)})
 	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) && !strings.Contains(strings.ToLower(aws.ToString(nf.Message)), "group") {
+	if errors.As(err, &nf) && !missingGroup(nf) {
 		return handler.ErrNotScheduled
 	}
 	return classify(err)
+}
+
+// missingGroup tells a missing schedule group ("Schedule group payjs-close
+// does not exist.", a configuration error) from a missing schedule
+// ("Schedule close-<id> does not exist."), as Scheduler and moto word
+// them. Schedule names start with "close-", so an order id can never make
+// a missing schedule read as a missing group.
+func missingGroup(nf *types.ResourceNotFoundException) bool {
+	return strings.HasPrefix(strings.ToLower(aws.ToString(nf.Message)), "schedule group ")
 }
 
 // classify gives a Scheduler error its handler code.

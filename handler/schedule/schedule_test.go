@@ -132,6 +132,10 @@ func TestScheduleAgainMovesIt(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	c, srv, _ := newClient(t)
+	// moto's "Schedule close-... does not exist." for an id holding "group".
+	if err := c.Cancel(context.Background(), "close-GroupOrder1"); !errors.Is(err, handler.ErrNotScheduled) {
+		t.Fatalf("Cancel of nothing for an id holding \"Group\" = %v, want ErrNotScheduled", err)
+	}
 	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, handler.ErrNotScheduled) {
 		t.Fatalf("Cancel of nothing = %v, want ErrNotScheduled", err)
 	}
@@ -144,8 +148,8 @@ func TestCancel(t *testing.T) {
 	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, handler.ErrNotScheduled) {
 		t.Errorf("the schedule is still there: a second Cancel = %v", err)
 	}
-	if n := srv.Calls("DeleteSchedule"); n != 3 {
-		t.Errorf("DeleteSchedule called %d times, want 3", n)
+	if n := srv.Calls("DeleteSchedule"); n != 4 {
+		t.Errorf("DeleteSchedule called %d times, want 4", n)
 	}
 }
 
@@ -227,5 +231,104 @@ func TestMissingGroupOnCreateIsAConfigError(t *testing.T) {
 	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
 	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
+	}
+}
+
+// raceAPI is a Scheduler stand-in for the answers moto cannot be made to
+// give in order: CreateSchedule and UpdateSchedule answer from their
+// lists in turn (nil: success, past the end: the last), and
+// DeleteSchedule answers del.
+type raceAPI struct {
+	creates, updates []error
+	del              error
+	nCreate, nUpdate int
+}
+
+func nth(errs []error, i int) error { return errs[min(i, len(errs)-1)] }
+
+func (a *raceAPI) CreateSchedule(context.Context, *scheduler.CreateScheduleInput, ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
+	a.nCreate++
+	return &scheduler.CreateScheduleOutput{}, nth(a.creates, a.nCreate-1)
+}
+
+func (a *raceAPI) UpdateSchedule(context.Context, *scheduler.UpdateScheduleInput, ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error) {
+	a.nUpdate++
+	return &scheduler.UpdateScheduleOutput{}, nth(a.updates, a.nUpdate-1)
+}
+
+func (a *raceAPI) DeleteSchedule(context.Context, *scheduler.DeleteScheduleInput, ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error) {
+	return &scheduler.DeleteScheduleOutput{}, a.del
+}
+
+// Scheduler's words for a missing schedule and a missing group.
+func scheduleGone(name string) error {
+	return &types.ResourceNotFoundException{Message: aws.String("Schedule " + name + " does not exist.")}
+}
+
+func groupGone() error {
+	return &types.ResourceNotFoundException{Message: aws.String("Schedule group " + group + " does not exist.")}
+}
+
+// TestRescheduleOfAFiredScheduleCreatesItAgain: the schedule exists at the
+// create (conflict) but has fired and been deleted by the update; it is
+// created again, a bounded number of times.
+func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
+	conflict := &types.ConflictException{Message: aws.String("Schedule close-" + order + " already exists.")}
+	cases := []struct {
+		name             string
+		api              raceAPI
+		code             handler.Code // "" = scheduled
+		moved            bool
+		creates, updates int
+	}{
+		{"gone between create and update", raceAPI{creates: []error{conflict, nil}, updates: []error{scheduleGone("close-" + order)}}, "", false, 2, 1},
+		{"moved on the second try", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order), nil}}, "", true, 2, 2},
+		{"gone every time", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order)}}, handler.CodeScheduleUnavailable, false, 3, 3},
+		{"group gone at the update", raceAPI{creates: []error{conflict}, updates: []error{groupGone()}}, handler.CodeConfigUnavailable, false, 1, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api := tc.api
+			c := schedule.NewWithAPI(func() schedule.API { return &api }, schedule.Config{Group: group, RoleARN: roleARN})
+			moved, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
+			if got := handler.ErrorCode(err); got != tc.code || moved != tc.moved {
+				t.Errorf("Schedule = %v, %v (code %q); want moved %v, code %q", moved, err, got, tc.moved, tc.code)
+			}
+			if api.nCreate != tc.creates || api.nUpdate != tc.updates {
+				t.Errorf("%d creates and %d updates, want %d and %d", api.nCreate, api.nUpdate, tc.creates, tc.updates)
+			}
+		})
+	}
+}
+
+// TestCancelAnswersThroughTheHandler: a cancel that finds no schedule is
+// not_scheduled whatever the order id holds ("group" in any case); only a
+// missing group is a configuration error.
+func TestCancelAnswersThroughTheHandler(t *testing.T) {
+	cases := []struct {
+		order string
+		del   error
+		code  handler.Code
+	}{
+		{"Group1", scheduleGone("close-Group1"), handler.CodeNotScheduled},
+		{"GROUP", scheduleGone("close-GROUP"), handler.CodeNotScheduled},
+		{"schedulegroup2", scheduleGone("close-schedulegroup2"), handler.CodeNotScheduled},
+		{"1", scheduleGone("close-1"), handler.CodeNotScheduled},
+		{"1", groupGone(), handler.CodeConfigUnavailable},
+		{"Group1", groupGone(), handler.CodeConfigUnavailable},
+	}
+	for _, tc := range cases {
+		api := &raceAPI{del: tc.del}
+		h := handler.New(handler.Deps{Scheduler: schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN})})
+		out, err := h.Invoke(context.Background(), []byte(`{"payjs_order_id":"`+tc.order+`","action":"cancel"}`))
+		if tc.code.Retryable() {
+			if err == nil || !strings.Contains(err.Error(), string(tc.code)) {
+				t.Errorf("cancel %s with %v = %s, %v; want a Lambda error %s", tc.order, tc.del, out, err, tc.code)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(string(out), `"code":"`+string(tc.code)+`"`) {
+			t.Errorf("cancel %s with %v = %s, %v; want %s", tc.order, tc.del, out, err, tc.code)
+		}
 	}
 }

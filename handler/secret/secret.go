@@ -212,12 +212,16 @@ func ValidMchID(mchid string) bool {
 
 // Parse parses a SecretString: {"mchid": "...", "key": "..."} or
 // {"merchants": [{"mchid": "...", "key": "..."}, ...]}. Member names are
-// matched exactly; other members are ignored. Every key must pass
-// [payjs.ValidateKey] and every mchid [ValidMchID]; mchids must be distinct.
+// matched exactly; other members are ignored. A UTF-8 byte-order mark
+// before the JSON (as some editors save a file passed to put-secret-value)
+// is skipped. Every key must pass [payjs.ValidateKey] and have no white
+// space at either end, and every mchid [ValidMchID]; mchids must be
+// distinct.
 //
 // On failure the error is a *[MalformedError] that says what is wrong
 // without quoting the text.
 func Parse(text string) (*Set, error) {
+	text = strings.TrimPrefix(text, "\uFEFF")
 	if strings.TrimSpace(text) == "" {
 		return nil, &MalformedError{Problem: "secret is empty"}
 	}
@@ -318,6 +322,14 @@ func merchant(obj map[string]json.RawMessage, at string) (Merchant, error) {
 		// Not wrapping the *payjs.Error: payjs.KindOf would then report
 		// KindInvalidInput for what is a configuration failure.
 		return Merchant{}, &MalformedError{Field: at + "key", Problem: problem, Err: payjs.ErrUnusableKey}
+	}
+	if strings.TrimSpace(key) != key {
+		// Refused, not trimmed: PAYJS signs with the key as the merchant
+		// typed it there, so a trimmed key could be the wrong one too, and
+		// every close would then fail as a key mismatch. Saying so at load
+		// points at the secret instead.
+		return Merchant{}, &MalformedError{Field: at + "key", Err: payjs.ErrUnusableKey,
+			Problem: "has white space (a space, tab or newline) at its start or end: store the key without it"}
 	}
 	return Merchant{MchID: mchid, Key: key}, nil
 }

@@ -30,8 +30,10 @@ func TestParseAccepts(t *testing.T) {
 			[]Merchant{{"2", "k2"}, {"1", "k1"}}},
 		{"32-character mchid", `{"mchid":"` + strings.Repeat("a", 32) + `","key":"k"}`,
 			[]Merchant{{strings.Repeat("a", 32), "k"}}},
-		{"key kept byte for byte", `{"mchid":"1","key":" a b=&c "}`,
-			[]Merchant{{"1", " a b=&c "}}},
+		{"key kept byte for byte", `{"mchid":"1","key":"a b=&c"}`,
+			[]Merchant{{"1", "a b=&c"}}},
+		{"byte-order mark before the JSON", "\uFEFF" + `{"mchid":"1528140051","key":"` + testKey + `"}`,
+			[]Merchant{{"1528140051", testKey}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +82,12 @@ func TestParseRefuses(t *testing.T) {
 		{"key empty", `{"mchid":"1528140051","key":""}`, "key", "unusable: key is empty", true},
 		{"key with plus", `{"mchid":"1528140051","key":"` + k + `+"}`, "key", `unusable: key contains "+" or "%"`, true},
 		{"key with percent", `{"mchid":"1528140051","key":"%41` + k + `"}`, "key", `unusable: key contains "+" or "%"`, true},
+		{"key with a trailing newline", `{"mchid":"1528140051","key":"` + k + `\n"}`, "key", "has white space (a space, tab or newline) at its start or end", true},
+		{"key with a leading space", `{"mchid":"1528140051","key":" ` + k + `"}`, "key", "has white space", true},
+		{"key with a trailing tab", `{"mchid":"1528140051","key":"` + k + `\t"}`, "key", "has white space", true},
+		{"merchant key with white space", `{"merchants":[{"mchid":"1","key":"` + k + `"},{"mchid":"2","key":"` + k + ` "}]}`, "merchants[1].key", "has white space", true},
+		{"byte-order mark alone", "\uFEFF", "", "secret is empty", false},
+		{"two byte-order marks", "\uFEFF\uFEFF{}", "", "not JSON", false},
 		{"key in wrong case", `{"mchid":"1528140051","Key":"` + k + `"}`, "key", "is missing", false},
 		{"no mchid", `{"key":"` + k + `"}`, "mchid", "is missing", false},
 		{"mchid a number", `{"mchid":1528140051,"key":"` + k + `"}`, "mchid", "is not a string", false},

@@ -201,6 +201,9 @@ func TestStoreFailedLoad(t *testing.T) {
 		{"key unusable", serve(secretJSON(testKey + "+")),
 			ReasonMalformed, func(err error) bool { var e *MalformedError; return errors.As(err, &e) && e.Field == "key" },
 			`secret "payjs-close/test": malformed: secret: malformed: key: unusable`},
+		{"key with a trailing newline", serve(secretJSON(testKey + `\n`)),
+			ReasonMalformed, func(err error) bool { var e *MalformedError; return errors.As(err, &e) && e.Field == "key" },
+			`secret "payjs-close/test": malformed: secret: malformed: key: has white space (a space, tab or newline) at its start or end: store the key without it`},
 		{"not JSON", serve("key=" + testKey),
 			ReasonMalformed, nil, "not JSON"},
 	}

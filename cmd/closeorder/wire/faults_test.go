@@ -922,6 +922,10 @@ func TestSecretsManagerFaults(t *testing.T) {
 		{"key_missing", `{"mchid":"` + payjstest.DemoMchID + `"}`},
 		{"key_unusable_plus", `{"mchid":"` + payjstest.DemoMchID + `","key":"` + plusKey + `"}`},
 		{"key_unusable_percent", `{"mchid":"` + payjstest.DemoMchID + `","key":"` + percentKey + `"}`},
+		// Pasted with a newline or a space: refused, not trimmed, so that
+		// it is not taken for a key PAYJS does not hold (key_mismatch).
+		{"key_trailing_newline", `{"mchid":"` + payjstest.DemoMchID + `","key":"` + payjstest.DemoKey + `\n"}`},
+		{"key_leading_space", `{"mchid":"` + payjstest.DemoMchID + `","key":" ` + payjstest.DemoKey + `"}`},
 	}
 	for _, m := range malformed {
 		t.Run(m.name, func(t *testing.T) {
@@ -935,6 +939,14 @@ func TestSecretsManagerFaults(t *testing.T) {
 			expectRecovers(t, s)
 		})
 	}
+
+	t.Run("byte_order_mark_before_json", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, shared)
+		shared.CreateSecret(t, s.secret, "\uFEFF"+demoSecret) // as some editors save the file passed to put-secret-value
+		s.build(t, nil)
+		expectCloses(t, s)
+	})
 
 	t.Run("down_at_ttl_refresh_keeps_stale_key", func(t *testing.T) {
 		t.Parallel()
@@ -1275,7 +1287,13 @@ func TestMalformedEvents(t *testing.T) {
 		httpAPI("body_over_4KiB", handler.CodePayloadTooLarge, withPath("/close"), withBody(big, jsonCT, false)),
 		httpAPI("base64_body_over_4KiB", handler.CodePayloadTooLarge, withPath("/close"), withBody(big, jsonCT, true)),
 		httpAPI("bad_base64", handler.CodeInvalidRequest, withPath("/close"), set("body", "not base64!"), set("isBase64Encoded", true)),
-		httpAPI("no_content_type", handler.CodeUnsupportedMediaType, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, "", false)),
+		httpAPI("no_content_type_not_json", handler.CodeUnsupportedMediaType, withPath("/close"), withBody("payjs_order_id="+id1, "", false)),
+		httpAPI("json_id_twice", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`, jsonCT, false)),
+		httpAPI("json_id_in_two_cases", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","PAYJS_ORDER_ID":"`+id2+`"}`, jsonCT, false)),
+		httpAPI("json_misspelled_close_after_as_form", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"closeAfter":"15m"}`, formCT, false)),
+		httpAPI("json_no_request_field", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"order":"`+id1+`"}`, "", false)),
+		httpAPI("form_unknown_field", handler.CodeInvalidRequest, withPathID(id1), withBody("closeAfter=15m", formCT, false)),
+		httpAPI("close_at_offset_out_of_range", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"close_at":"2026-11-29T12:15:00+24:00"}`, jsonCT, false)),
 		httpAPI("text_plain", handler.CodeUnsupportedMediaType, withPath("/close"), withBody(id1, "text/plain", false)),
 		httpAPI("charset_latin1", handler.CodeUnsupportedMediaType, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, jsonCT+"; charset=iso-8859-1", false)),
 		httpAPI("headers_not_an_object", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, jsonCT, false), set("headers", "content-type: application/json")),
@@ -1303,15 +1321,21 @@ func TestMalformedEvents(t *testing.T) {
 		eb("detail_mchid_invalid", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "mchid": "1528140051&key="}),
 		eb("detail_mchid_unknown", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "mchid": "9999999999"}),
 		eb("detail_not_an_object", handler.CodeUnsupportedEvent, id1),
+		eb("detail_misspelled_close_at", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "Close_At": "2026-11-29T12:15:00Z"}),
 
 		record("body_not_json", handler.CodeInvalidRequest, "payjs_order_id="+id1),
 		record("body_empty", handler.CodeInvalidRequest, ""),
 		record("body_unknown_object", handler.CodeUnsupportedEvent, `{"order":"`+id1+`"}`),
 		record("body_invalid_id", handler.CodeInvalidOrderID, `{"payjs_order_id":"bad-id!"}`),
 		record("body_id_number", handler.CodeInvalidRequest, `{"payjs_order_id":1}`),
+		record("body_id_twice", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`),
+		record("body_misspelled_id", handler.CodeInvalidRequest, `{"PAYJS_ORDER_ID":"`+id1+`"}`),
 		record("body_eventbridge_without_id", handler.CodeInvalidRequest, string(edit(t, "eventbridge.json", set("detail", map[string]any{})))),
 		{"sqs/mixed_event_sources", viaDirect, []byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"a","body":"{}"},{"eventSource":"aws:sns"}]}`), handler.CodeUnsupportedEvent},
 
+		direct("id_twice", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`),
+		direct("misspelled_id_only", handler.CodeInvalidRequest, `{"PAYJS_ORDER_ID":"`+id1+`"}`),
+		direct("misspelled_mchid", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","MchId":"`+payjstest.DemoMchID+`"}`),
 		direct("id_number", handler.CodeInvalidRequest, `{"payjs_order_id":2026112500000000000000000001}`),
 		direct("id_null", handler.CodeInvalidRequest, `{"payjs_order_id":null}`),
 		direct("id_empty", handler.CodeInvalidRequest, `{"payjs_order_id":""}`),
