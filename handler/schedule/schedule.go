@@ -86,6 +86,9 @@ var errFired = errors.New("the schedule was deleted between the create's conflic
 
 // Schedule creates the schedule s.Name, or moves it to s.At when it exists.
 func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
+	if c.cfg.TargetARN == "" {
+		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
+	}
 	for range maxPuts {
 		moved, err = c.put(ctx, s)
 		if !errors.Is(err, errFired) {
@@ -99,9 +102,6 @@ func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved 
 // put creates the schedule, or updates it when it exists: errFired when
 // it was deleted between the two.
 func (c *Client) put(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
-	if c.cfg.TargetARN == "" {
-		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
-	}
 	expr := "at(" + s.At.UTC().Format("2006-01-02T15:04:05") + ")"
 	target := &types.Target{
 		Arn:         aws.String(c.cfg.TargetARN),

@@ -289,7 +289,7 @@ func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			api := tc.api
-			c := schedule.NewWithAPI(func() schedule.API { return &api }, schedule.Config{Group: group, RoleARN: roleARN})
+			c := schedule.NewWithAPI(func() schedule.API { return &api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
 			moved, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
 			if got := handler.ErrorCode(err); got != tc.code || moved != tc.moved {
 				t.Errorf("Schedule = %v, %v (code %q); want moved %v, code %q", moved, err, got, tc.moved, tc.code)
@@ -319,7 +319,7 @@ func TestCancelAnswersThroughTheHandler(t *testing.T) {
 	}
 	for _, tc := range cases {
 		api := &raceAPI{del: tc.del}
-		h := handler.New(handler.Deps{Scheduler: schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN})})
+		h := handler.New(handler.Deps{Scheduler: schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})})
 		out, err := h.Invoke(context.Background(), []byte(`{"payjs_order_id":"`+tc.order+`","action":"cancel"}`))
 		if tc.code.Retryable() {
 			if err == nil || !strings.Contains(err.Error(), string(tc.code)) {
