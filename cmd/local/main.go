@@ -31,9 +31,10 @@
 // and EventBridge Scheduler and the simulator as PAYJS, prints the
 // function's answer to stdout, then each schedule the invoke left in moto
 // (`make invoke EVENT=events/schedule.json`), all as JSON (the emulator's
-// and the function's output go to stderr), and exits. A Lambda function
-// error is printed as its error document and is not a failure of the
-// command.
+// and the function's output go to stderr), and exits: with status 1 when
+// the answer is a failure (a result with "ok": false, an HTTP status of
+// 400 or more, SQS records to redeliver, or a Lambda function error,
+// printed as its error document), else 0.
 //
 // The flags:
 //
