@@ -19,7 +19,8 @@
 // ahead is scheduled; deployed, more than 60 s); DELETE cancels:
 //
 //	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000003/close -d '{"close_after":"10s"}' -H 'Content-Type: application/json'
-//	curl -i -X DELETE http://127.0.0.1:3000/orders/2026112500000000000000000003/close
+//	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000004/close -d '{"close_after":"1h"}' -H 'Content-Type: application/json'
+//	curl -i -X DELETE http://127.0.0.1:3000/orders/2026112500000000000000000004/close
 //
 // It prints the demo orders and curl lines to try, logs the function's
 // JSON log lines to stdout, and stops on Ctrl-C (SIGINT) or SIGTERM,
