@@ -71,7 +71,7 @@ func TestInvokeFailsWhenTheFunctionAnswersAFailure(t *testing.T) {
 		return b
 	}
 	direct := func(id string) []byte { return []byte(`{"payjs_order_id":"` + id + `"}`) }
-	paidHTTP := bytes.Replace(event("http-api.json"), []byte(payjstest.DemoOrderUnpaid(1)), []byte(payjstest.DemoOrderPaid), -1)
+	paidHTTP := bytes.ReplaceAll(event("http-api.json"), []byte(payjstest.DemoOrderUnpaid(1)), []byte(payjstest.DemoOrderPaid))
 	tests := []struct {
 		name    string
 		payload []byte

@@ -306,7 +306,7 @@ func TestLocalSchedulerFiresOnTheRealClock(t *testing.T) {
 }
 
 // The banner's lines to schedule and cancel a close work as they say: the
-// close to watch fires, on the real clock, and the one cancelled is
+// close to watch fires, on the real clock, and the one canceled is
 // another order's, which stays unpaid.
 func TestRunSchedulesTheBannersClose(t *testing.T) {
 	t.Parallel()
@@ -372,6 +372,6 @@ func TestRunSchedulesTheBannersClose(t *testing.T) {
 		t.Errorf("run = %v", err)
 	}
 	if strings.Contains(out.String(), `"payjs_order_id":"`+cancelID+`","outcome":"closed"`) {
-		t.Errorf("the cancelled close of %s ran:\n%s", cancelID, out.String())
+		t.Errorf("the canceled close of %s ran:\n%s", cancelID, out.String())
 	}
 }

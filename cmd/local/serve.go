@@ -183,7 +183,7 @@ func banner(apiURL, simURL string) string {
 // Locally a close more than a second ahead is scheduled (deployed, more
 // than a minute ahead), so that the banner's close_after of 10 s
 // schedules and fires while one watches. The close the banner cancels is
-// another order's, an hour ahead: cancelling the one to watch would leave
+// another order's, an hour ahead: canceling the one to watch would leave
 // nothing to see.
 const (
 	localCloseNowWithin = time.Second
