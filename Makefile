@@ -19,15 +19,26 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
 
 .PHONY: run
 run: ## run the function locally on http://127.0.0.1:3000 against the PAYJS simulator, scheduled closes in process (no AWS, no Docker)
-	$(GO) run ./cmd/local
+	$(build-local)
+	@exec $(LOCAL)
 
 .PHONY: invoke
-invoke: $(RIE) ## send EVENT=events/<file>.json through the real bootstrap under the Lambda emulator, moto as Secrets Manager and Scheduler
-	$(GO) run ./cmd/local -invoke $(EVENT)
+invoke: $(RIE) ## send EVENT=events/<file>.json through the real bootstrap under the Lambda emulator, moto as Secrets Manager and Scheduler; exits 1 on an error result
+	$(build-local)
+	@exec $(LOCAL) -invoke $(EVENT)
+
+# cmd/local, built after a line that says so: with an empty Go build cache the
+# build compiles the AWS SDK and the module and prints nothing for a while
+# (the README's "Two commands" gives the times measured).
+LOCAL := $(BIN)/local
+define build-local
+@echo "make $@: building cmd/local into .bin/ (about 40 s the first time, with an empty Go build cache; then a second)"
+$(GO) build -o $(LOCAL) ./cmd/local
+endef
 
 .PHONY: smoke
 smoke: ## once before production: close ORDER=<payjs_order_id> twice on PAYJS with your key, check the function reads PAYJS's answers
@@ -82,7 +93,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 # SAM's makefile builder calls build-<LogicalId> with ARTIFACTS_DIR set.
 .PHONY: build-CloseOrderFunction
-build-CloseOrderFunction:
+build-CloseOrderFunction: ## what sam build runs: the linux/arm64 bootstrap into ARTIFACTS_DIR
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath \
 	  -ldflags "$(LDFLAGS) -X github.com/payjs-close/payjs-close/payjs.Version=$(VERSION)" \
 	  -o $(ARTIFACTS_DIR)/bootstrap ./cmd/closeorder
@@ -92,5 +103,5 @@ build: ## build the linux/arm64 bootstrap into .build/ as SAM would
 	$(MAKE) build-CloseOrderFunction ARTIFACTS_DIR=$(CURDIR)/.build
 
 .PHONY: clean
-clean:
-	rm -rf .build .aws-sam
+clean: ## remove .build/, .aws-sam/ and the cmd/local binary
+	rm -rf .build .aws-sam $(LOCAL)

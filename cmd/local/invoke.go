@@ -18,7 +18,8 @@ import (
 // invoke sends the event in file through the real bootstrap under
 // aws-lambda-rie, with moto and the simulator, and prints the answer to
 // stdout; everything the emulator and the function print goes to stderr.
-// A Lambda function error is printed too, and is not an error of invoke.
+// A Lambda function error is printed too. When the answer is a failure
+// (see [failure]), invoke returns a *failedError after printing it all.
 func invoke(ctx context.Context, file string, getenv func(string) string, stdout, stderr io.Writer) error {
 	payload, err := os.ReadFile(file) //nolint:gosec // G304: the event file the user names
 	if err != nil {
@@ -40,7 +41,8 @@ func invoke(ctx context.Context, file string, getenv func(string) string, stdout
 
 // invokeStack invokes the function of st with payload and prints its
 // answer to stdout as indented JSON, then, as JSON too, every schedule
-// moto holds: on a fresh stack, those the invoke created.
+// moto holds: on a fresh stack, those the invoke created. When the answer
+// is a failure, it returns a *failedError once all is printed.
 func invokeStack(ctx context.Context, st *devstack.Stack, payload []byte, stdout, stderr io.Writer) error {
 	answer, err := st.Invoke(ctx, payload)
 	var fe *devstack.FunctionError
@@ -59,7 +61,13 @@ func invokeStack(ctx context.Context, st *devstack.Stack, payload []byte, stdout
 	if fe != nil {
 		_, _ = fmt.Fprintf(stderr, "local: the function failed the invoke with errorType %q: a Lambda error, which Lambda retries (async events) or redelivers (SQS)\n", fe.Type)
 	}
-	return printSchedules(ctx, st, stdout, stderr)
+	if err := printSchedules(ctx, st, stdout, stderr); err != nil {
+		return err
+	}
+	if f := failure(answer, fe); f != nil {
+		return f
+	}
+	return nil
 }
 
 // printSchedules prints each schedule of moto's group as JSON, announced

@@ -20,7 +20,8 @@
 // ahead is scheduled; deployed, more than 60 s); DELETE cancels:
 //
 //	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000003/close -d '{"close_after":"10s"}' -H 'Content-Type: application/json'
-//	curl -i -X DELETE http://127.0.0.1:3000/orders/2026112500000000000000000003/close
+//	curl -i -X POST http://127.0.0.1:3000/orders/2026112500000000000000000004/close -d '{"close_after":"1h"}' -H 'Content-Type: application/json'
+//	curl -i -X DELETE http://127.0.0.1:3000/orders/2026112500000000000000000004/close
 //
 // It prints the demo orders and curl lines to try, logs the function's
 // JSON log lines to stdout, and stops on Ctrl-C (SIGINT) or SIGTERM,
@@ -32,9 +33,10 @@
 // and EventBridge Scheduler and the simulator as PAYJS, prints the
 // function's answer to stdout, then each schedule the invoke left in moto
 // (`make invoke EVENT=events/schedule.json`), all as JSON (the emulator's
-// and the function's output go to stderr), and exits. A Lambda function
-// error is printed as its error document and is not a failure of the
-// command.
+// and the function's output go to stderr), and exits: with status 1 when
+// the answer is a failure (a result with "ok": false, an HTTP status of
+// 400 or more, SQS records to redeliver, or a Lambda function error,
+// printed as its error document), else 0.
 //
 // The flags:
 //

@@ -260,10 +260,12 @@ func TestRunInvokesAnEventThroughTheEmulator(t *testing.T) {
 		event     string
 		want      map[string]any
 		wantNotes string
+		wantErr   string // the failure run returns (main then exits 1), "" for none
 	}{
-		{"../../events/direct.json", map[string]any{"ok": true, "status": "closed", "payjs_order_id": "2026112500000000000000000007"}, ""},
-		// A Lambda error is printed as its error document, and run succeeds.
-		{unavailable, map[string]any{"errorType": "payjs_unavailable"}, `errorType "payjs_unavailable"`},
+		{"../../events/direct.json", map[string]any{"ok": true, "status": "closed", "payjs_order_id": "2026112500000000000000000007"}, "", ""},
+		// A Lambda error is printed as its error document, and run fails.
+		{unavailable, map[string]any{"errorType": "payjs_unavailable"}, `errorType "payjs_unavailable"`,
+			"the function answered a failure: a Lambda error, errorType payjs_unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.event), func(t *testing.T) {
@@ -271,8 +273,10 @@ func TestRunInvokesAnEventThroughTheEmulator(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			if err := run(ctx, []string{"local", "-invoke", tt.event}, os.Getenv, &stdout, &stderr); err != nil {
-				t.Fatalf("run -invoke %s: %v\nstderr:\n%s", tt.event, err, stderr.String())
+			err := run(ctx, []string{"local", "-invoke", tt.event}, os.Getenv, &stdout, &stderr)
+			var fe *failedError
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (!errors.As(err, &fe) || err.Error() != tt.wantErr) {
+				t.Fatalf("run -invoke %s = %v, want %q\nstderr:\n%s", tt.event, err, tt.wantErr, stderr.String())
 			}
 			var got map[string]any
 			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {

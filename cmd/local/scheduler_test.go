@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -307,26 +308,38 @@ func TestLocalSchedulerFiresOnTheRealClock(t *testing.T) {
 	}
 }
 
-// The banner's lines to schedule and cancel a close work as they say.
+// The banner's lines to schedule and cancel a close work as they say: the
+// close to watch fires, on the real clock, and the one canceled is
+// another order's, which stays unpaid.
 func TestRunSchedulesTheBannersClose(t *testing.T) {
 	t.Parallel()
 	api, _, out, stop := startLocal(t)
-	closeURL := api + "/orders/" + payjstest.DemoOrderUnpaid(3) + "/close"
+	fireID, cancelID := payjstest.DemoOrderUnpaid(3), payjstest.DemoOrderUnpaid(4)
+	fireURL, cancelURL := api+"/orders/"+fireID+"/close", api+"/orders/"+cancelID+"/close"
 	banner := out.String()
-	post := "curl -i -X POST " + closeURL + ` -H 'Content-Type: application/json' -d '{"close_after":"` + demoCloseAfter + `"}'   # 202 scheduled`
-	del := "curl -i -X DELETE " + closeURL + "   # before then: 200 " + handler.StatusCancelled
-	for _, want := range []string{post, del} {
+	post := func(url, after string) string {
+		return "curl -i -X POST " + url + ` -H 'Content-Type: application/json' -d '{"close_after":"` + after + `"}'   # 202 scheduled`
+	}
+	for _, want := range []string{
+		post(fireURL, demoCloseAfter) + ": the log shows the close " + demoCloseAfter + " later",
+		post(cancelURL, demoCancelAfter),
+		"curl -i -X DELETE " + cancelURL + "   # 200 " + handler.StatusCancelled,
+	} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %s:\n%s", want, banner)
 		}
+	}
+	if strings.Contains(banner, "DELETE "+fireURL) {
+		t.Errorf("the banner cancels the close it tells one to watch:\n%s", banner)
 	}
 
 	after, err := time.ParseDuration(demoCloseAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fired := out.Watch(regexp.MustCompile(`"message":"close","event_kind":"direct","payjs_order_id":"` + fireID + `","outcome":"closed"`))
 	start := time.Now()
-	r := do(t, http.MethodPost, closeURL, "application/json", `{"close_after":"`+demoCloseAfter+`"}`)
+	r := do(t, http.MethodPost, fireURL, "application/json", `{"close_after":"`+demoCloseAfter+`"}`)
 	if r.status != http.StatusAccepted || r.body["status"] != "scheduled" {
 		t.Fatalf("the banner's close_after: %d %v, want 202 scheduled", r.status, r.body)
 	}
@@ -335,15 +348,33 @@ func TestRunSchedulesTheBannersClose(t *testing.T) {
 	if err != nil || at.Before(start.Add(after-time.Second)) || at.After(time.Now().Add(after)) {
 		t.Errorf("close_at = %v, want %s from now", r.body["close_at"], demoCloseAfter)
 	}
-	r = do(t, http.MethodDelete, closeURL, "", "")
+
+	r = do(t, http.MethodPost, cancelURL, "application/json", `{"close_after":"`+demoCancelAfter+`"}`)
+	if r.status != http.StatusAccepted || r.body["status"] != "scheduled" {
+		t.Fatalf("the banner's close_after %s: %d %v, want 202 scheduled", demoCancelAfter, r.status, r.body)
+	}
+	r = do(t, http.MethodDelete, cancelURL, "", "")
 	if r.status != http.StatusOK || r.body["status"] != handler.StatusCancelled {
 		t.Errorf("the banner's DELETE: %d %v, want 200 %s", r.status, r.body, handler.StatusCancelled)
 	}
-	r = do(t, http.MethodDelete, closeURL, "", "")
+	r = do(t, http.MethodDelete, cancelURL, "", "")
 	if r.status != http.StatusNotFound || errorCode(r) != "not_scheduled" {
 		t.Errorf("the banner's DELETE again: %d %v, want 404 not_scheduled", r.status, r.body)
 	}
+
+	// The close to watch fires on time: the log says so, and PAYJS closed it.
+	select {
+	case <-fired:
+	case <-time.After(after + 30*time.Second): // a wait, generous for a busy machine
+		t.Fatalf("the scheduled close of %s did not fire within %s:\n%s", fireID, after+30*time.Second, out.String())
+	}
+	if elapsed := time.Since(start); elapsed < after-time.Second {
+		t.Errorf("the close fired %s after it was scheduled, want %s", elapsed, demoCloseAfter)
+	}
 	if err := stop(); err != nil {
 		t.Errorf("run = %v", err)
+	}
+	if strings.Contains(out.String(), `"payjs_order_id":"`+cancelID+`","outcome":"closed"`) {
+		t.Errorf("the canceled close of %s ran:\n%s", cancelID, out.String())
 	}
 }

@@ -185,24 +185,32 @@ func banner(apiURL, simURL string) string {
 	fmt.Fprintf(&b, "  curl -i -X POST %s   # 503 payjs_unavailable (retryable)\n", closeURL(payjstest.DemoOrderUnavailable))
 	fmt.Fprintf(&b, "  curl -i -X POST %s/close -H 'Content-Type: application/json' -d '{\"payjs_order_id\":\"%s\"}'\n",
 		apiURL, payjstest.DemoOrderUnpaid(2))
-	b.WriteString(scheduleLines(closeURL(payjstest.DemoOrderUnpaid(3))))
+	b.WriteString(scheduleLines(closeURL(payjstest.DemoOrderUnpaid(3)), closeURL(payjstest.DemoOrderUnpaid(4))))
 	b.WriteString("the function's JSON logs follow; stop with Ctrl-C\n")
 	return b.String()
 }
 
 // Locally a close more than a second ahead is scheduled (deployed, more
 // than a minute ahead), so that the banner's close_after of 10 s
-// schedules and fires while one watches.
+// schedules and fires while one watches. The close the banner cancels is
+// another order's, an hour ahead: canceling the one to watch would leave
+// nothing to see.
 const (
 	localCloseNowWithin = time.Second
 	demoCloseAfter      = "10s"
+	demoCancelAfter     = "1h"
 )
 
 // scheduleLines are the banner's lines that schedule a close of the order
-// at closeURL and cancel it.
-func scheduleLines(closeURL string) string {
-	return fmt.Sprintf("  curl -i -X POST %s -H 'Content-Type: application/json' -d '{\"close_after\":\"%s\"}'   # 202 scheduled: the log shows the close %[2]s later\n", closeURL, demoCloseAfter) +
-		fmt.Sprintf("  curl -i -X DELETE %s   # before then: 200 %s (nothing scheduled: 404 not_scheduled)\n", closeURL, handler.StatusCancelled)
+// at fireURL to watch it fire, and schedule and cancel a close of the
+// order at cancelURL.
+func scheduleLines(fireURL, cancelURL string) string {
+	post := func(url, after string) string {
+		return fmt.Sprintf("curl -i -X POST %s -H 'Content-Type: application/json' -d '{\"close_after\":\"%s\"}'", url, after)
+	}
+	return fmt.Sprintf("  %s   # 202 scheduled: the log shows the close %s later\n", post(fireURL, demoCloseAfter), demoCloseAfter) +
+		fmt.Sprintf("  %s   # 202 scheduled, an hour ahead\n", post(cancelURL, demoCancelAfter)) +
+		fmt.Sprintf("  curl -i -X DELETE %s   # 200 %s (again: 404 not_scheduled)\n", cancelURL, handler.StatusCancelled)
 }
 
 // describe says what closing a demo order answers.
