@@ -337,7 +337,7 @@ func TestRunSchedulesTheBannersClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fired := out.Watch(regexp.MustCompile(`"message":"close","event_kind":"direct","payjs_order_id":"` + fireID + `","outcome":"closed"`))
+	fired := out.Watch(regexp.MustCompile(`"message":"close","event_kind":"sqs","payjs_order_id":"` + fireID + `","outcome":"closed"`))
 	start := time.Now()
 	r := do(t, http.MethodPost, fireURL, "application/json", `{"close_after":"`+demoCloseAfter+`"}`)
 	if r.status != http.StatusAccepted || r.body["status"] != "scheduled" {
