@@ -120,19 +120,6 @@ func (s *Set) Lookup(mchid string) (Merchant, error) {
 	return Merchant{}, fmt.Errorf("%w (malformed mchid)", ErrUnknownMerchant)
 }
 
-// equal reports whether s and o hold the same merchants in the same order.
-func (s *Set) equal(o *Set) bool {
-	if len(s.merchants) != len(o.merchants) {
-		return false
-	}
-	for i := range s.merchants {
-		if s.merchants[i] != o.merchants[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // String lists the set's mchids; keys are never shown.
 func (s *Set) String() string {
 	return "secret.Set{mchids:[" + strings.Join(s.MchIDs(), " ") + "]}"

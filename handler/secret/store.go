@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/singleflight"
 )
 
 // GetSecretValueAPI is the one Secrets Manager call the store makes;
@@ -167,8 +168,8 @@ func WithRefreshRetry(d time.Duration) Option {
 // until the TTL has passed; then one caller refreshes synchronously, bounded
 // by the refresh timeout, while concurrent callers get the current set
 // without waiting. A failed refresh keeps the last good set, logs a warning
-// and is retried after the refresh retry interval. Concurrent callers of a
-// first load share one GetSecretValue call.
+// and is retried after the refresh retry interval. Callers that wait for a
+// read (a first load, [Store.Refresh]) share the one in flight.
 //
 // The refresh is synchronous rather than in the background because Lambda
 // freezes a sandbox between invokes: a background refresh would be
@@ -183,23 +184,16 @@ type Store struct {
 	log            *slog.Logger
 	onLoad         func(ok bool, d time.Duration)
 
-	mu     sync.Mutex
-	set    *Set      // last good set; nil until a load succeeds
-	next   time.Time // when set is due for a refresh (unused when ttl is 0)
-	flight *flight   // the load under way, if any
+	reads singleflight.Group // the read in flight, shared by its waiters
 
+	mu         sync.Mutex
+	set        *Set      // last good set; nil until a load succeeds
+	next       time.Time // when set is due for a refresh (unused when ttl is 0)
+	refreshing bool      // a Get is refreshing set: other Gets answer it meanwhile
 	lastForced time.Time // when Refresh last forced a read
 	failures   int       // failed first loads in a row
 	retryAt    time.Time // no first load before then
 	lastErr    error     // the last failed first load's error
-}
-
-// flight is one GetSecretValue call that callers share. set and err are
-// written before done is closed.
-type flight struct {
-	done chan struct{}
-	set  *Set
-	err  error
 }
 
 // NewStore returns a store for the secret id (a name or an ARN) read
@@ -226,103 +220,55 @@ func NewStore(api GetSecretValueAPI, id string, opts ...Option) *Store {
 func (s *Store) SecretID() string { return s.id }
 
 // Get returns the current set of merchants, loading or refreshing it as
-// described on [Store]. It returns the same *Set until a refresh reads
-// different content, so callers may cache per-set values (such as PAYJS
-// clients) keyed by the pointer. Its error is always a *[LoadError].
+// described on [Store]. Each successful read gives a new *Set, which is
+// how [Store.Refresh] tells the keys a caller saw from newer ones. Its
+// error is always a *[LoadError]; once a set is loaded, Get does not fail.
 func (s *Store) Get(ctx context.Context) (*Set, error) {
 	s.mu.Lock()
-	now := s.now()
-	if s.set != nil && !s.due(now) {
-		set := s.set
+	set := s.set
+	switch {
+	case set == nil:
+		s.mu.Unlock()
+		return s.read(ctx, s.due)
+	case s.refreshing || !s.due(s.now()):
 		s.mu.Unlock()
 		return set, nil
 	}
-	if s.set == nil && s.flight == nil && now.Before(s.retryAt) {
-		err := &LoadError{SecretID: s.id, Reason: ReasonOf(s.lastErr),
-			Err: fmt.Errorf("not read again until %s after %d failed loads: %w", s.retryAt.Sub(now).Round(time.Millisecond), s.failures, errors.Unwrap(s.lastErr))}
-		s.mu.Unlock()
-		return nil, err
-	}
-	if f := s.flight; f != nil {
-		stale := s.set
-		s.mu.Unlock()
-		if stale != nil {
-			return stale, nil // being refreshed: no need to wait for it
-		}
-		select {
-		case <-f.done:
-			return f.set, f.err
-		case <-ctx.Done():
-			return nil, &LoadError{SecretID: s.id, Reason: ReasonTimeout, Err: ctx.Err()}
-		}
-	}
-	f := &flight{done: make(chan struct{})}
-	s.flight = f
-	stale := s.set
+	s.refreshing = true
 	s.mu.Unlock()
-	return s.fly(ctx, f, stale)
-}
-
-// fly makes the call of flight f, which the caller has registered with
-// the store's lock held, and lands it.
-func (s *Store) fly(ctx context.Context, f *flight, stale *Set) (*Set, error) {
-	landed := false
 	defer func() {
-		if !landed { // the API panicked: release the waiters, let the panic go on
-			_, _ = s.land(f, stale, nil, &LoadError{SecretID: s.id, Reason: ReasonUnreachable, Err: errors.New("load panicked")})
-		}
+		s.mu.Lock()
+		s.refreshing = false
+		s.mu.Unlock()
 	}()
-	fresh, err := s.fetch(ctx, stale)
-	set, err := s.land(f, stale, fresh, err)
-	landed = true
-	return set, err
+	if fresh, err := s.read(ctx, s.due); err == nil {
+		return fresh, nil
+	}
+	return set, nil // ctx ended before the refresh did
 }
 
 // Refresh reads the secret again even inside the TTL, as when PAYJS
 // rejected a signature made with the keys seen, and returns the keys to
 // try next:
 //
-//   - when the current set is not seen (another caller's refresh, or the
-//     TTL's, already replaced it), the current set, without a read;
 //   - when a read is in flight, its outcome, once it lands: never the keys
 //     it is replacing;
+//   - when the current set is not seen (another caller's refresh, or the
+//     TTL's, already replaced it), the current set, without a read;
 //   - else a new read, at most once every [MinForcedRefresh]; sooner, the
 //     current set.
 //
 // So the closes of one sandbox that all saw a mismatch share one read.
 // With nothing loaded yet, Refresh is Get.
 func (s *Store) Refresh(ctx context.Context, seen *Set) (*Set, error) {
-	s.mu.Lock()
-	switch {
-	case s.set == nil && s.flight == nil:
-		s.mu.Unlock()
-		return s.Get(ctx)
-	case s.flight != nil:
-		f := s.flight
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.set, f.err
-		case <-ctx.Done():
-			return nil, &LoadError{SecretID: s.id, Reason: ReasonTimeout, Err: ctx.Err()}
+	return s.read(ctx, func(now time.Time) bool {
+		// Until a read is forced, lastForced is the zero time: long ago.
+		if s.set != seen || now.Sub(s.lastForced) < MinForcedRefresh {
+			return false
 		}
-	case s.set != seen:
-		set := s.set
-		s.mu.Unlock()
-		return set, nil
-	}
-	now := s.now()
-	if !s.lastForced.IsZero() && now.Sub(s.lastForced) < MinForcedRefresh {
-		set := s.set
-		s.mu.Unlock()
-		return set, nil
-	}
-	s.lastForced = now
-	f := &flight{done: make(chan struct{})}
-	s.flight = f
-	stale := s.set
-	s.mu.Unlock()
-	return s.fly(ctx, f, stale)
+		s.lastForced = now
+		return true
+	})
 }
 
 // due reports whether the current set must be refreshed at now.
@@ -330,35 +276,77 @@ func (s *Store) due(now time.Time) bool {
 	return s.ttl > 0 && !now.Before(s.next)
 }
 
-// land records the outcome of f and releases its waiters.
-func (s *Store) land(f *flight, stale, fresh *Set, err error) (*Set, error) {
+// read waits for the read in flight, or starts one with ctx, and returns
+// its outcome; a caller whose ctx ends first gets a timeout. A panic in
+// the API goes on in the caller that started the read.
+func (s *Store) read(ctx context.Context, want func(now time.Time) bool) (*Set, error) {
+	var panicked any // set by the read when it is this caller's and panicked
+	ch := s.reads.DoChan("", func() (any, error) {
+		return s.fly(ctx, want, &panicked)
+	})
+	select {
+	case r := <-ch:
+		if panicked != nil {
+			panic(panicked)
+		}
+		set, _ := r.Val.(*Set)
+		return set, r.Err
+	case <-ctx.Done():
+		return nil, &LoadError{SecretID: s.id, Reason: ReasonTimeout, Err: ctx.Err()}
+	}
+}
+
+// fly is the shared read. It first decides, with the lock held, whether
+// to call Secrets Manager at all: not during the back-off after a failed
+// first load, and, with a set at hand, only if want(now) says so (another
+// read may have landed since the caller looked). A panic in the API lands
+// as a failed read, so that the waiters are released, and is handed to
+// the starter through *panicked.
+func (s *Store) fly(ctx context.Context, want func(now time.Time) bool, panicked *any) (set *Set, err error) {
 	s.mu.Lock()
+	stale, now := s.set, s.now()
+	switch {
+	case stale == nil && now.Before(s.retryAt):
+		err := &LoadError{SecretID: s.id, Reason: ReasonOf(s.lastErr),
+			Err: fmt.Errorf("not read again until %s after %d failed loads: %w", s.retryAt.Sub(now).Round(time.Millisecond), s.failures, errors.Unwrap(s.lastErr))}
+		s.mu.Unlock()
+		return nil, err
+	case stale != nil && !want(now):
+		s.mu.Unlock()
+		return stale, nil
+	}
+	s.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			*panicked = p
+			s.log.LogAttrs(ctx, slog.LevelError, "secret load panicked", slog.String("secret_id", s.id))
+			set, err = s.land(stale, nil, &LoadError{SecretID: s.id, Reason: ReasonUnreachable, Err: errors.New("load panicked")})
+		}
+	}()
+	fresh, err := s.fetch(ctx, stale)
+	return s.land(stale, fresh, err)
+}
+
+// land records the outcome of a read made with stale at hand: a failed
+// first load starts or lengthens the back-off; a failed refresh keeps
+// stale until the refresh retry interval has passed.
+func (s *Store) land(stale, fresh *Set, err error) (*Set, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
 	switch {
 	case err == nil:
-		if stale != nil && stale.equal(fresh) {
-			fresh = stale // unchanged: keep the pointer, and what callers keyed on it
-		}
-		s.set = fresh
-		s.next = now.Add(s.ttl)
+		s.set, s.next = fresh, now.Add(s.ttl)
 		s.failures, s.retryAt, s.lastErr = 0, time.Time{}, nil
+		return fresh, nil
 	case stale == nil:
 		s.failures++
 		s.retryAt = now.Add(min(FirstLoadBackoff<<min(s.failures-1, 5), MaxLoadBackoff))
 		s.lastErr = err
-	default:
-		retry := s.refreshRetry
-		if retry > s.ttl {
-			retry = s.ttl
-		}
-		s.next = now.Add(retry)
-		fresh, err = stale, nil
+		return nil, err
 	}
-	s.flight = nil
-	f.set, f.err = fresh, err
-	s.mu.Unlock()
-	close(f.done)
-	return fresh, err
+	s.next = now.Add(min(s.refreshRetry, s.ttl))
+	return stale, nil
 }
 
 // fetch makes one GetSecretValue call, reports it, and logs its outcome.

@@ -272,12 +272,12 @@ func TestStoreRefreshAfterTTL(t *testing.T) {
 		advance   time.Duration
 		next      string // what Secrets Manager holds after the first load
 		wantCalls int
-		wantNew   bool // a different *Set is returned
+		wantNew   bool // a different *Set is returned: each read gives one
 		wantKey   string
 	}{
 		{"before TTL: cached", ttl, ttl - time.Nanosecond, secretJSON("rotated"), 1, false, testKey},
 		{"at TTL: refreshed", ttl, ttl, secretJSON("rotated"), 2, true, "rotated"},
-		{"past TTL, unchanged: same set", ttl, 2 * ttl, secretJSON(testKey), 2, false, testKey},
+		{"past TTL, unchanged: read again, a new set", ttl, 2 * ttl, secretJSON(testKey), 2, true, testKey},
 		{"TTL 0: never refreshed", 0, 1000 * time.Hour, secretJSON("rotated"), 1, false, testKey},
 	}
 	for _, tt := range tests {
@@ -580,6 +580,10 @@ func TestStoreBacksOffAfterFailedLoads(t *testing.T) {
 		if api.Calls() != calls || !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonThrottled {
 			t.Fatalf("a Get %v into a %v wait called Secrets Manager or lost the reason: %v", wait-time.Millisecond, wait, err)
 		}
+		_, err = s.Refresh(context.Background(), nil) // with nothing loaded, Refresh is Get
+		if api.Calls() != calls || !errors.Is(err, ErrUnavailable) || ReasonOf(err) != ReasonThrottled {
+			t.Fatalf("a Refresh %v into a %v wait called Secrets Manager or lost the reason: %v", wait-time.Millisecond, wait, err)
+		}
 		clk.Advance(time.Millisecond)
 	}
 	api.set(serve(secretJSON(testKey)))
@@ -606,10 +610,22 @@ func TestStoreRefreshIsForcedAtMostEveryTenSeconds(t *testing.T) {
 		t.Errorf("a Refresh within 10 s of the last read the secret again")
 	}
 	clk.Advance(time.Millisecond)
-	if _, _ = s.Refresh(context.Background(), s.current()); api.Calls() != 3 {
+	third, _ := s.Refresh(context.Background(), s.current())
+	if api.Calls() != 3 {
 		t.Errorf("a Refresh 10 s after the last did not read the secret")
 	}
-	if again, _ := s.Get(context.Background()); again != got || api.Calls() != 3 {
-		t.Errorf("an unchanged secret changed the set, or Get read it again")
+	// The read found the secret unchanged, and still gives a new set: a
+	// caller holding the set before it gets the read's answer at once.
+	if third == got || third == nil {
+		t.Fatalf("the third read answered %p; want a new set", third)
+	}
+	if m, _ := third.Lookup(""); m.Key != "rotated-key-value" {
+		t.Error("the third read's set lost the key")
+	}
+	if late, _ := s.Refresh(context.Background(), got); late != third || api.Calls() != 3 {
+		t.Errorf("a Refresh with the set before the read = %p, %d calls; want %p without a read", late, api.Calls(), third)
+	}
+	if again, _ := s.Get(context.Background()); again != third || api.Calls() != 3 {
+		t.Errorf("Get after the read = %p, %d calls; want its set %p without a read", again, api.Calls(), third)
 	}
 }
