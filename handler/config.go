@@ -3,6 +3,7 @@ package handler
 import (
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ type Config struct {
 	// function; ScheduleDLQARN the queue a schedule's failed invokes go to.
 	ScheduleRoleARN string
 	ScheduleDLQARN  string
+	// OutcomeBus is the EventBridge bus (name or ARN) that outcome events
+	// go to; "" publishes none.
+	OutcomeBus string
+	// OutcomeAll publishes the outcomes of HTTP and synchronous direct
+	// requests too.
+	OutcomeAll bool
 }
 
 // ConfigError names the environment variable whose value is wrong.
@@ -100,8 +107,29 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.ScheduleGroup != "" && !strings.HasPrefix(c.ScheduleRoleARN, "arn:") {
 		return c, &ConfigError{"PAYJS_SCHEDULE_ROLE_ARN", "must be the ARN of the role EventBridge Scheduler assumes when PAYJS_SCHEDULE_GROUP is set"}
 	}
-	return c, nil
+	return c, outcomeConfig(getenv, &c)
 }
+
+// outcomeConfig reads where outcome events go (outcome.go).
+func outcomeConfig(getenv func(string) string, c *Config) error {
+	c.OutcomeBus = strings.TrimSpace(getenv("PAYJS_OUTCOME_BUS"))
+	if c.OutcomeBus != "" && !outcomeBus.MatchString(c.OutcomeBus) {
+		return &ConfigError{"PAYJS_OUTCOME_BUS", "must be an EventBridge event bus name or ARN"}
+	}
+	if v := getenv("PAYJS_OUTCOME_ALL"); v != "" {
+		var err error
+		if c.OutcomeAll, err = strconv.ParseBool(v); err != nil {
+			return &ConfigError{"PAYJS_OUTCOME_ALL", fmt.Sprintf("%q is not true or false", v)}
+		}
+		if c.OutcomeAll && c.OutcomeBus == "" {
+			return &ConfigError{"PAYJS_OUTCOME_ALL", "needs PAYJS_OUTCOME_BUS: there is no bus to publish to"}
+		}
+	}
+	return nil
+}
+
+// outcomeBus is an event bus name, or an event bus ARN.
+var outcomeBus = regexp.MustCompile(`^([A-Za-z0-9._/-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256})$`)
 
 // logLevel reads a log level. Lambda's ApplicationLogLevel may also be
 // TRACE or FATAL, and an operator may set it mid-incident: no value stops

@@ -15,6 +15,7 @@ import (
 // counted, not retried: retrying them could never succeed.
 func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
 	retry := make([]bool, len(records))
+	reqs, results := make([]Request, len(records)), make([]Result, len(records))
 	sem := make(chan struct{}, h.deps.SQSConcurrency)
 	var wg sync.WaitGroup
 	for i := range records {
@@ -24,13 +25,15 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 			req, err := recordRequest(records[i].Body)
 			res := h.serve(ctx, EventSQS, records[i].MessageId, req, err)
 			retry[i] = res.retryable()
+			reqs[i], results[i] = req, res
 		})
 	}
 	wg.Wait()
+	unpublished := h.publishOutcomes(ctx, records, reqs, results)
 
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, r := range retry {
-		if r {
+		if r || unpublished[i] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: records[i].MessageId})
 		}
 	}
