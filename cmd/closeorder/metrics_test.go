@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
 	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
@@ -20,7 +21,7 @@ import (
 // emitted, and nothing else is.
 func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	t.Parallel()
-	st, out := startE2E(t)
+	st, out := devstack.StartTest(t, devstack.Options{Root: repoRoot, OutcomeBus: outcomeBus})
 	direct := func(id, extra string) []byte {
 		return []byte(`{"payjs_order_id":"` + id + `"` + extra + `}`)
 	}
@@ -37,6 +38,9 @@ func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"close_after":"20m"`))                                              // reschedule
 	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"action":"cancel"`))                                                // cancel
 	invoke([]byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"bad!\"}"}]}`)) // invalid, on SQS
+	st.Moto.Fail(mototest.OpPutEvents, mototest.AccessDenied())
+	invoke(direct(payjstest.DemoOrderUnpaid(5), `,"scheduled":true`)) // closed, outcome not published
+	st.Moto.ClearFaults()
 	st.Sim.Inject(payjstest.Fault{Kind: payjstest.FaultNoSign})
 	invoke(direct(payjstest.DemoOrderUnpaid(3), "")) // unverified success
 	// PAYJS holds another key, and the forced refresh of the secret fails.

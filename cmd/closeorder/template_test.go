@@ -404,6 +404,8 @@ func TestTemplateConfiguresTheFunctionAsDesignSays(t *testing.T) {
 		"PAYJS_SCHEDULE_GROUP":    ref("CloseScheduleGroup"),
 		"PAYJS_SCHEDULE_ROLE_ARN": getAtt("CloseScheduleRole", "Arn"),
 		"PAYJS_SCHEDULE_DLQ_ARN":  getAtt("CloseDeadLetterQueue", "Arn"),
+		"PAYJS_OUTCOME_BUS":       ref("OutcomeBusName"),
+		"PAYJS_OUTCOME_ALL":       obj{"Fn::If": []any{"HasOutcomeBus", ref("OutcomeAllRequests"), "false"}},
 	})
 	wantEqual(t, "MemorySize", get(t, p, "MemorySize"), 128)
 
@@ -1237,6 +1239,7 @@ var emittedMetrics = []emittedMetric{
 	{Name: "SecretLoads", Unit: "Count", Dimensions: map[string][]string{"Result": {"ok", "error"}}},
 	{Name: "SecretLoadLatency", Unit: "Milliseconds", Dimensions: map[string][]string{"Result": {"ok", "error"}}},
 	{Name: "Schedules", Unit: "Count", Dimensions: map[string][]string{"Action": {"create", "reschedule", "cancel"}}},
+	{Name: "OutcomePublishFailures", Unit: "Count"},
 }
 
 // metricUse is one metric an alarm or a dashboard widget names.
