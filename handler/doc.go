@@ -7,8 +7,9 @@
 // One request, file by file: event.go (which kind is this, and the
 // request), http.go (routes, bodies, HTTP answers), handler.go (the close
 // and the key), schedule.go (scheduled closes), sqs.go (batches),
-// result.go (the result and the error codes), observe.go (logs and
-// metrics). config.go reads the environment.
+// outcome.go (outcome events for the shop), result.go (the result and
+// the error codes), observe.go (logs and metrics). config.go reads the
+// environment.
 //
 // Use (cmd/closeorder/wire does this with the Secrets Manager store):
 //
