@@ -115,7 +115,8 @@ func TestPublishFailedCallFailsItsEntries(t *testing.T) {
 }
 
 // TestPublishToMoto: the events reach a rule's SQS target on the bus in
-// EventBridge's shape; a bus that does not exist fails every entry.
+// EventBridge's shape; a throttled call is retried by the SDK; a bus that
+// does not exist fails every entry.
 func TestPublishToMoto(t *testing.T) {
 	srv := mototest.Start(t)
 	box := srv.CreateEventBus(t, "shop-events", "")
@@ -137,6 +138,18 @@ func TestPublishToMoto(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(got[0]), &ev); err != nil || ev.Source != "payjs-close" || ev.DetailType != "PAYJS Order Closed" || len(ev.Detail) != 1 {
 		t.Errorf("event %s: %v", got[0], err)
+	}
+
+	// Throttled once: the SDK's retry puts the events in the same Publish.
+	srv.ResetCalls()
+	throttled := mototest.Throttled()
+	throttled.Times = 1
+	srv.Fail(mototest.OpPutEvents, throttled)
+	if errs := c.Publish(context.Background(), entries(1)); errs[0] != nil {
+		t.Errorf("throttled once: %v, want the SDK's retry to publish", errs[0])
+	}
+	if n, got := srv.Calls(mototest.OpPutEvents), len(box.Receive(t)); n != 2 || got != 1 {
+		t.Errorf("throttled once: %d PutEvents calls and %d events received, want 2 and 1", n, got)
 	}
 
 	missing := outcome.New(mototest.Config(t, srv.URL), outcome.Config{Bus: "no-such-bus"})
