@@ -70,7 +70,7 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	if rep.one, rep.batch, err = b.sqsBatches(ctx, b.o.batches); err != nil {
 		return nil, err
 	}
-	b.progress("loopback, %s: %d SQS batches of 10 with outcome events to moto's EventBridge, and %[2]d without", ours, b.o.batches)
+	b.progress("loopback, %s: %d SQS batches of 10 with outcome events to moto's EventBridge, and %d without", ours, b.o.batches, b.o.batches)
 	if rep.unpublished, rep.published, err = b.publishBatches(ctx, b.o.batches); err != nil {
 		return nil, err
 	}
