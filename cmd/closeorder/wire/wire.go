@@ -109,32 +109,23 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		deps.Scheduler = schedule.New(awsCfg, schedule.Config{Group: cfg.ScheduleGroup, RoleARN: cfg.ScheduleRoleARN, DLQARN: cfg.ScheduleDLQARN})
 	}
 	if cfg.OutcomeBus != "" {
-		deps.Outcomes = Publisher(outcome.New(awsCfg, outcome.Config{Bus: cfg.OutcomeBus, Source: handler.OutcomeSource}))
+		deps.Outcomes = publisher{outcome.New(awsCfg, outcome.Config{Bus: cfg.OutcomeBus, Source: handler.OutcomeSource})}
 		deps.PublishAll = cfg.OutcomeAll
 	}
 	return handler.New(deps), nil
 }
 
-// Publisher is the handler's Publisher on p: outcome events become
-// EventBridge entries.
-func Publisher(p interface {
-	Publish(context.Context, []outcome.Entry) []error
-}) handler.Publisher {
-	return publisher{p}
-}
-
-type publisher struct {
-	p interface {
-		Publish(context.Context, []outcome.Entry) []error
-	}
-}
+// publisher is the handler's Publisher on EventBridge: outcome events
+// become PutEvents entries (the same fields; package outcome does not
+// import package handler).
+type publisher struct{ c *outcome.Client }
 
 func (p publisher) Publish(ctx context.Context, evs []handler.OutcomeEvent) []error {
 	entries := make([]outcome.Entry, len(evs))
 	for i, ev := range evs {
 		entries[i] = outcome.Entry(ev)
 	}
-	return p.p.Publish(ctx, entries)
+	return p.c.Publish(ctx, entries)
 }
 
 // Closers returns the handler's NewCloser: a PAYJS client per merchant
