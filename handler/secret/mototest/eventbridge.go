@@ -62,11 +62,13 @@ func (s *Server) CreateEventBusContext(ctx context.Context, bus, pattern string)
 		pattern = `{"source":["payjs-close"]}`
 	}
 	m := &Mailbox{s: s}
-	var q struct{ QueueUrl string }
+	var q struct {
+		URL string `json:"QueueUrl"`
+	}
 	if err := m.sqs(ctx, "CreateQueue", map[string]any{"QueueName": bus + "-mailbox"}, &q); err != nil {
 		return nil, err
 	}
-	m.url = q.QueueUrl
+	m.url = q.URL
 	var attrs struct{ Attributes map[string]string }
 	if err := m.sqs(ctx, "GetQueueAttributes", map[string]any{"QueueUrl": m.url, "AttributeNames": []string{"QueueArn"}}, &attrs); err != nil {
 		return nil, err
