@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +84,48 @@ func TestRunPrintsEveryOutcomeWhenAsked(t *testing.T) {
 	evs := outcomeEvents(t, f.logs.String())
 	if len(evs) != 1 || evs[0].DetailType != "PAYJS Order Paid" {
 		t.Fatalf("events %+v, want one PAYJS Order Paid", evs)
+	}
+}
+
+// TestREADMEShowsTheEventsShape: the README's example event has exactly
+// the members of the event `make run` prints, envelope and detail.
+func TestREADMEShowsTheEventsShape(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## Outcome events")
+	_, block, ok := strings.Cut(section, "```json\n")
+	block, _, _ = strings.Cut(block, "```")
+	var documented map[string]any
+	if !ok || json.Unmarshal([]byte(block), &documented) != nil {
+		t.Fatalf("no JSON example event in the README's Outcome events section:\n%s", block)
+	}
+
+	f := newSchedFixture(t)
+	f.schedule(t, payjstest.DemoOrderPaid, "15m")
+	f.clock.Advance(15 * time.Minute)
+	evs := outcomeEvents(t, f.logs.String())
+	if len(evs) != 1 || evs[0].DetailType != "PAYJS Order Paid" {
+		t.Fatalf("events %+v, want one PAYJS Order Paid", evs)
+	}
+	b, _ := json.Marshal(evs[0])
+	var printed map[string]any
+	if err := json.Unmarshal(b, &printed); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := slices.Sorted(maps.Keys(documented)), slices.Sorted(maps.Keys(printed)); !slices.Equal(got, want) {
+		t.Errorf("README event members %v, printed %v", got, want)
+	}
+	dd, _ := documented["detail"].(map[string]any)
+	pd, _ := printed["detail"].(map[string]any)
+	if got, want := slices.Sorted(maps.Keys(dd)), slices.Sorted(maps.Keys(pd)); !slices.Equal(got, want) {
+		t.Errorf("README detail members %v, printed %v", got, want)
+	}
+	for _, k := range []string{"source", "detail-type"} {
+		if documented[k] != printed[k] {
+			t.Errorf("README %s %v, printed %v", k, documented[k], printed[k])
+		}
 	}
 }
