@@ -18,12 +18,6 @@ import (
 // X-Amz-Target).
 const OpPutEvents = "AWSEvents.PutEvents"
 
-// EventBridgeClient returns an EventBridge client that reaches the server.
-func (s *Server) EventBridgeClient(tb testing.TB) *eventbridge.Client {
-	tb.Helper()
-	return eventbridge.NewFromConfig(Config(tb, s.URL))
-}
-
 // Mailbox is an SQS queue in moto that an EventBridge rule sends events
 // to, as a shop's queue would receive them. moto puts an event in the
 // queue while it answers PutEvents, so a reader needs no wait.
