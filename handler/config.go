@@ -44,6 +44,12 @@ type Config struct {
 	// carries, so that two stacks in one account and region never share
 	// a metric; "" publishes the metrics without it.
 	MetricsStack string
+	// OutcomeBus is the EventBridge bus (name or ARN) that outcome events
+	// go to; "" publishes none.
+	OutcomeBus string
+	// OutcomeAll publishes the outcomes of HTTP and synchronous direct
+	// requests too.
+	OutcomeAll bool
 }
 
 // ConfigError names the environment variable whose value is wrong.
@@ -114,7 +120,54 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.ScheduleGroup != "" && !isSQSARN(c.ScheduleTargetARN) {
 		return c, &ConfigError{"PAYJS_SCHEDULE_TARGET_ARN", "must be the close queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME) when PAYJS_SCHEDULE_GROUP is set: scheduled closes go through the queue"}
 	}
-	return c, nil
+	return c, outcomeConfig(getenv, &c)
+}
+
+// outcomeConfig reads where outcome events go (outcome.go).
+func outcomeConfig(getenv func(string) string, c *Config) error {
+	c.OutcomeBus = strings.TrimSpace(getenv("PAYJS_OUTCOME_BUS"))
+	if c.OutcomeBus != "" && !validOutcomeBus(c.OutcomeBus) {
+		return &ConfigError{"PAYJS_OUTCOME_BUS", "must be an EventBridge event bus name or ARN"}
+	}
+	if v := getenv("PAYJS_OUTCOME_ALL"); v != "" {
+		var err error
+		if c.OutcomeAll, err = strconv.ParseBool(v); err != nil {
+			return &ConfigError{"PAYJS_OUTCOME_ALL", fmt.Sprintf("%q is not true or false", v)}
+		}
+		if c.OutcomeAll && c.OutcomeBus == "" {
+			return &ConfigError{"PAYJS_OUTCOME_ALL", "needs PAYJS_OUTCOME_BUS: there is no bus to publish to"}
+		}
+	}
+	return nil
+}
+
+// validOutcomeBus reports whether s is an event bus name or an event bus
+// ARN (arn:aws...:events:REGION:ACCOUNT:event-bus/NAME). No regexp: one
+// compiled at init costs every cold start (a {1,256} alone is 350 KB).
+func validOutcomeBus(s string) bool {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) == 1 {
+		return validBusName(s)
+	}
+	name, isBus := strings.CutPrefix(parts[len(parts)-1], "event-bus/")
+	return len(parts) == 6 && parts[0] == "arn" && strings.HasPrefix(parts[1], "aws") && parts[2] == "events" &&
+		parts[3] != "" && len(parts[4]) == 12 && strings.Trim(parts[4], "0123456789") == "" && isBus && validBusName(name)
+}
+
+// validBusName reports whether s is an event bus name: 1 to 256 of
+// [A-Za-z0-9._/-].
+func validBusName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._/-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isSQSARN reports whether s is an SQS queue's ARN, in any partition.

@@ -8,8 +8,8 @@
 // request), strict.go (member names, matched exactly), closeat.go
 // (close_at, RFC 3339 exactly), http.go (routes, bodies, HTTP answers), handler.go (the close
 // and the key), schedule.go (scheduled closes), scheduled.go (what marks
-// a close as scheduled, and where), sqs.go (batches),
-// result.go (the result and the error codes), observe.go (logs and
+// a close as scheduled, and where), sqs.go (batches), outcome.go
+// (outcome events for the shop), result.go (the result and the error codes), observe.go (logs and
 // metrics). config.go reads the environment.
 //
 // Use (cmd/closeorder/wire does this with the Secrets Manager store):

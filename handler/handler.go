@@ -58,6 +58,13 @@ type Deps struct {
 	// CloseNowWithin is how soon a requested close time counts as now
 	// (default 60s: a schedule could not fire much sooner).
 	CloseNowWithin time.Duration
+	// Outcomes puts the outcome of every queued, EventBridge and
+	// scheduled close on the shop's event bus; nil publishes nothing
+	// (outcome.go).
+	Outcomes Publisher
+	// PublishAll publishes the outcomes of HTTP and other direct
+	// requests too (PAYJS_OUTCOME_ALL).
+	PublishAll bool
 }
 
 // Handler is the Lambda function. It implements lambda.Handler, so it
@@ -126,7 +133,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		var f fields
 		_ = json.Unmarshal(payload, &f) // recognized as an object
 		req, err := fromOutside(decodeRequest(f["detail"]))
-		return final(h.serve(ctx, kind, "", req, err))
+		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
 	case EventSQS:
 		var e events.SQSEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
@@ -138,7 +145,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return h.sqs(ctx, e.Records)
 	case EventDirect:
 		req, err := fromOutside(decodeRequest(payload))
-		return final(h.serve(ctx, kind, "", req, err))
+		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
 	}
 	err := errorf(CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
@@ -160,6 +167,7 @@ func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload [
 		req, err = fromOutside(from(&e).request())
 	}
 	res := h.serve(ctx, kind, "", req, err)
+	h.publish(ctx, kind, nil, []Request{req}, []Result{res}) // the caller has its answer: a failure is logged and counted
 	return encodeHTTP(kind, &res)
 }
 

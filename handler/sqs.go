@@ -19,7 +19,7 @@ import (
 // find nothing and the schedule survive); other orders run concurrently.
 func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
 	retry := make([]bool, len(records))
-	reqs := make([]Request, len(records))
+	reqs, results := make([]Request, len(records)), make([]Result, len(records))
 	errs := make([]error, len(records))
 	for i := range records {
 		reqs[i], errs[i] = recordRequest(records[i].Body)
@@ -29,17 +29,18 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 	for _, group := range sameOrder(reqs, errs) {
 		g.Go(func() error {
 			for _, i := range group {
-				res := h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
-				retry[i] = res.retryable()
+				results[i] = h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
+				retry[i] = results[i].retryable()
 			}
 			return nil
 		})
 	}
 	_ = g.Wait() // the goroutines return no error
+	unpublished := h.publishOutcomes(ctx, records, reqs, results)
 
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, r := range retry {
-		if r {
+		if r || unpublished[i] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: records[i].MessageId})
 		}
 	}

@@ -25,6 +25,9 @@ type report struct {
 	arm64    map[string]int64
 	one      []time.Duration // single closes against the slow PAYJS
 	batch    []time.Duration // SQS batches of 10 against it
+	// SQS batches of 10 against it, by a sandbox without an outcome bus
+	// and by one publishing each batch's 10 events, in turn.
+	unpublished, published []time.Duration
 }
 
 // measure runs the cold starts of both profiles, alternating between the
@@ -65,6 +68,10 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	b.progress("loopback, %s: %d single closes and %d SQS batches of 10, PAYJS answering in %s", ours, b.o.batches, b.o.batches, sqsLatency)
 	var err error
 	if rep.one, rep.batch, err = b.sqsBatches(ctx, b.o.batches); err != nil {
+		return nil, err
+	}
+	b.progress("loopback, %s: %d SQS batches of 10 with outcome events to moto's EventBridge, and %d without", ours, b.o.batches, b.o.batches)
+	if rep.unpublished, rep.published, err = b.publishBatches(ctx, b.o.batches); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -268,6 +275,9 @@ func (r *report) rows() []row {
 		{profile: "loopback", measure: fmt.Sprintf("SQS path, one sandbox: closes per second against the bound PAYJS_SQS_CONCURRENCY (%d) / PAYJS latency (%s)", sqsConcurrency, sqsLatency), goal: atLeast(0.9),
 			ours: fmt.Sprintf("%.0f closes/s", rate), peer: fmt.Sprintf("bound %.0f closes/s", bound),
 			a: rate, b: bound},
+		{profile: "loopback", measure: "the same batch publishing its 10 outcome events (one PutEvents to moto), against it without a bus",
+			ours: "with " + spread(durations(r.published), fmtMS), peer: "without " + spread(durations(r.unpublished), fmtMS),
+			a: median(durations(r.published)), b: median(durations(r.unpublished))},
 		{profile: "WAN", measure: "start → first close answered", goal: atMost(0.85),
 			ours: spread(of(wo, start), fmtMS), peer: spread(of(wb, start), fmtMS),
 			a: median(of(wo, start)), b: median(of(wb, start))},

@@ -78,8 +78,9 @@ var scopedWildcards = map[string]string{
 var unscopableActions = map[string]bool{}
 
 // outsideParameters are the parameters that name a resource outside the stack, which the
-// function is meant to use: the one secret and the key that encrypts it.
-var outsideParameters = map[string]bool{"PayjsSecretArn": true, "SecretKmsKeyArn": true}
+// function is meant to use: the one secret, the key that encrypts it, and the shop's event bus
+// that outcome events go to.
+var outsideParameters = map[string]bool{"PayjsSecretArn": true, "SecretKmsKeyArn": true, "OutcomeBusName": true}
 
 // checkResourceInStack fails the test unless r, one Resource of an Allow statement, names a
 // resource of this stack (or one of outsideParameters).
@@ -102,7 +103,7 @@ func checkResourceInStack(t *testing.T, where string, actions []string, r any, r
 			named = true
 		case strings.HasPrefix(n, "AWS::"):
 		default:
-			t.Errorf("%s: allows %v on %v, which names %s: neither a resource of the stack nor the secret", where, actions, r, n)
+			t.Errorf("%s: allows %v on %v, which names %s: neither a resource of the stack nor one of outsideParameters", where, actions, r, n)
 		}
 	}
 	if sub, ok := asObj(t, r)["Fn::Sub"].(string); ok && strings.Contains(sub, "*") {

@@ -27,7 +27,7 @@ import (
 func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	t.Parallel()
 	const stack = "payjs-close-metrics"
-	st, out := devstack.StartTest(t, devstack.Options{Root: repoRoot, Env: stackEnv(t, stack)})
+	st, out := devstack.StartTest(t, devstack.Options{Root: repoRoot, Env: stackEnv(t, stack), OutcomeBus: outcomeBus})
 	direct := func(id, extra string) []byte {
 		return []byte(`{"payjs_order_id":"` + id + `"` + extra + `}`)
 	}
@@ -44,6 +44,9 @@ func TestEmittedMetricsMatchTheAlarmsAndDashboard(t *testing.T) {
 	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"close_after":"20m"`))                                              // reschedule
 	invoke(direct(payjstest.DemoOrderUnpaid(2), `,"action":"cancel"`))                                                // cancel
 	invoke([]byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"bad!\"}"}]}`)) // invalid, on SQS
+	st.Moto.Fail(mototest.OpPutEvents, mototest.AccessDenied())
+	invoke(devstack.SQSEvent(string(direct(payjstest.DemoOrderUnpaid(7), `,"scheduled":true`)))) // closed from the queue, outcome not published
+	st.Moto.ClearFaults()
 	st.Sim.Inject(payjstest.Fault{Kind: payjstest.FaultNoSign})
 	invoke(direct(payjstest.DemoOrderUnpaid(3), "")) // unverified success
 	// The merchant rotates the key at PAYJS and in the secret: the close

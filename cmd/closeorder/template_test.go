@@ -473,6 +473,8 @@ func TestTemplateConfiguresTheFunctionAsDesignSays(t *testing.T) {
 		"PAYJS_SQS_CONCURRENCY":     ref("SqsRecordConcurrency"),
 		"PAYJS_LOG_LEVEL":           ref("LogLevel"),
 		"PAYJS_METRICS_STACK":       ref("AWS::StackName"),
+		"PAYJS_OUTCOME_BUS":         ref("OutcomeBusName"),
+		"PAYJS_OUTCOME_ALL":         obj{"Fn::If": []any{"HasOutcomeBus", ref("OutcomeAllRequests"), "false"}},
 	})
 	wantEqual(t, "MemorySize", get(t, p, "MemorySize"), 128)
 
@@ -1330,6 +1332,7 @@ var emittedMetrics = []emittedMetric{
 	{Name: "SecretLoads", Unit: "Count", Dimensions: map[string][]string{"Result": {"ok", "error"}}},
 	{Name: "SecretLoadLatency", Unit: "Milliseconds", Dimensions: map[string][]string{"Result": {"ok", "error"}}},
 	{Name: "Schedules", Unit: "Count", Dimensions: map[string][]string{"Action": {"create", "reschedule", "cancel"}}},
+	{Name: "OutcomePublishFailures", Unit: "Count"},
 }
 
 // metricUse is one metric an alarm or a dashboard widget names.

@@ -25,7 +25,9 @@
 //
 // It prints the demo orders and curl lines to try, logs the function's
 // JSON log lines to stdout, and stops on Ctrl-C (SIGINT) or SIGTERM,
-// dropping the closes not yet due.
+// dropping the closes not yet due. The outcome events the function would
+// put on its bus are logged too, in EventBridge's shape: a scheduled
+// close's, and with PAYJS_OUTCOME_ALL=true every close's.
 //
 // With -invoke FILE (`make invoke EVENT=FILE`) it sends the event in FILE
 // through the real bootstrap under the Lambda Runtime Interface Emulator

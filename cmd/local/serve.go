@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +104,8 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, 
 			return "local"
 		case "PAYJS_BASE_URL":
 			return baseURL
+		case "PAYJS_OUTCOME_BUS":
+			return cmp.Or(getenv(name), localBus) // printed, never sent
 		}
 		return getenv(name)
 	})
@@ -129,6 +132,8 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, 
 		// The in-process stand-in fires on time to the millisecond, so
 		// a demo need not wait the minute Scheduler is given.
 		CloseNowWithin: localCloseNowWithin,
+		Outcomes:       &printPublisher{log: log, bus: cfg.OutcomeBus, now: sched.now},
+		PublishAll:     cfg.OutcomeAll,
 	})
 	sched.fn, sched.log = h, log
 	return h, hc.CloseIdleConnections, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/outcome"
 	"github.com/payjs-close/payjs-close/handler/schedule"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
@@ -107,7 +108,24 @@ func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	if cfg.ScheduleGroup != "" {
 		deps.Scheduler = schedule.New(awsCfg, schedule.Config{Group: cfg.ScheduleGroup, RoleARN: cfg.ScheduleRoleARN, TargetARN: cfg.ScheduleTargetARN, DLQARN: cfg.ScheduleDLQARN})
 	}
+	if cfg.OutcomeBus != "" {
+		deps.Outcomes = publisher{outcome.New(awsCfg, outcome.Config{Bus: cfg.OutcomeBus, Source: handler.OutcomeSource})}
+		deps.PublishAll = cfg.OutcomeAll
+	}
 	return handler.New(deps), nil
+}
+
+// publisher is the handler's Publisher on EventBridge: outcome events
+// become PutEvents entries (the same fields; package outcome does not
+// import package handler).
+type publisher struct{ c *outcome.Client }
+
+func (p publisher) Publish(ctx context.Context, evs []handler.OutcomeEvent) []error {
+	entries := make([]outcome.Entry, len(evs))
+	for i, ev := range evs {
+		entries[i] = outcome.Entry(ev)
+	}
+	return p.c.Publish(ctx, entries)
 }
 
 // Closers returns the handler's NewCloser: a PAYJS client per merchant

@@ -76,6 +76,10 @@ type Options struct {
 	LogLevel string
 	// Getenv reads PAYJS_RIE. Nil: os.Getenv.
 	Getenv func(string) string
+	// OutcomeBus, when set, is an event bus Start creates in moto, with a
+	// rule sending every outcome event to [Stack.Outcomes], and gives the
+	// function as PAYJS_OUTCOME_BUS. Empty: the function publishes none.
+	OutcomeBus string
 }
 
 // Stack is the function under the emulator with its two dependencies.
@@ -93,6 +97,9 @@ type Stack struct {
 	Emulator *Emulator
 	// SecretARN is the ARN moto gave [SecretName].
 	SecretARN string
+	// Outcomes receives the outcome events the function publishes, when
+	// Options.OutcomeBus is set; nil otherwise.
+	Outcomes *mototest.Mailbox
 
 	env     map[string]string
 	tempDir string // holds the bootstrap Start built; removed by Close
@@ -162,9 +169,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err = s.createScheduleGroup(ctx); err != nil {
 		return nil, err
 	}
+	outcomeEnv, err := s.startOutcomes(ctx, o.OutcomeBus)
+	if err != nil {
+		return nil, err
+	}
 	s.Sim = payjstest.NewServer(payjstest.WithDemoData())
 
 	s.env = s.defaultEnv(filepath.Dir(bootstrap))
+	maps.Copy(s.env, outcomeEnv)
 	maps.Copy(s.env, o.Env)
 	if s.Emulator, err = StartEmulator(ctx, EmulatorOptions{
 		RIE:       rie,
