@@ -1822,6 +1822,8 @@ func TestSamconfigHasWorkingDefaults(t *testing.T) {
 	for _, name := range []string{
 		"AlarmEmail", "RetryableFailuresThreshold", "FunctionErrorsThreshold", "CloseQueueAgeThreshold",
 		"ApiThrottlingRateLimit", "ApiThrottlingBurstLimit", "SecretKmsKeyArn",
+		"SqsMaximumConcurrency", "SqsRecordConcurrency", "ReservedConcurrency", "DeploymentType",
+		"OutcomeBusName", "OutcomeAllRequests",
 	} {
 		if _, ok := overrides[name]; !ok {
 			t.Errorf("parameter_overrides does not set %s", name)
