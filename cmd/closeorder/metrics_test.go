@@ -11,7 +11,7 @@ import (
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
 	"github.com/payjs-close/payjs-close/handler"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/internal/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

@@ -1,7 +1,10 @@
-// Package mototest runs a Secrets Manager look-alike for tests, in the
-// spirit of net/http/httptest: [Start] launches moto
-// (python3 -m moto.server) on a free loopback port behind a small front
-// server of this package, and the test's cleanup stops both.
+// Package mototest runs moto as the AWS services the function uses, for
+// tests, in the spirit of net/http/httptest: Secrets Manager, EventBridge
+// Scheduler ([Server.SchedulerClient], [Server.CreateScheduleGroup]) and
+// EventBridge with an SQS mailbox ([Server.CreateEventBus]). [Start]
+// launches moto (python3 -m moto.server, a child process of package
+// testproc) on a free loopback port behind a small front server of this
+// package, and the test's cleanup stops both.
 //
 // The front server is what [Server.URL] points at. It stays at the same
 // address across [Server.Stop] and [Server.Restart], counts the requests
@@ -23,6 +26,12 @@
 // which needs nothing but Go, [Start] skips them ([Require]). Without
 // -short a missing interpreter or moto fails the test with an install
 // hint; it is never skipped.
+//
+// It lives in the module's root internal/ because its users are spread
+// over the tree (the tests of handler/secret, handler/schedule,
+// handler/outcome, cmd/closeorder and cmd/local, cmd/internal/devstack,
+// cmd/bench): Go lets every package of the module import it, and nothing
+// outside the module. Nothing the function ships imports it.
 package mototest
 
 import (
