@@ -148,7 +148,7 @@ func start(tb testing.TB, short bool) *Server {
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			if p := s.current(); p != nil {
-				tb.Logf("mototest: moto output (last lines):\n%s", p.out.String())
+				tb.Logf("mototest: moto output (last lines):\n%s", p.Output())
 			}
 		}
 		s.Close()
@@ -371,7 +371,7 @@ func (s *Server) Stop() {
 		_ = front.Close()
 	}
 	if moto != nil {
-		moto.kill()
+		moto.Kill()
 	}
 	s.transport.CloseIdleConnections()
 }

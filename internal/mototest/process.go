@@ -11,61 +11,40 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/payjs-close/payjs-close/internal/testproc"
 )
 
 // process is one running moto server.
 type process struct {
-	cmd    *exec.Cmd
-	url    *url.URL
-	out    *tail
-	exited chan struct{} // closed when the process has exited
+	*testproc.Proc
+	url *url.URL
 }
 
 // launch starts moto on a free loopback port and waits until it answers.
 // A port taken between choosing and binding it makes moto exit; then
 // another port is tried.
 func launch(ctx context.Context, python string) (*process, error) {
-	var err error
-	for range 3 {
-		var p *process
-		if p, err = launchOnce(ctx, python); err == nil {
-			return p, nil
-		}
-		if !strings.Contains(err.Error(), "Address already in use") {
-			break
-		}
-	}
-	return nil, err
+	return testproc.Retry(func() (*process, error) { return launchOnce(ctx, python) })
 }
 
 func launchOnce(ctx context.Context, python string) (*process, error) {
-	port, err := freePort()
+	ports, err := testproc.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
+	port := strconv.Itoa(ports[0])
 	cmd := exec.CommandContext(context.Background(), python, //nolint:gosec // G204: the test's own interpreter (PATH or MOTOTEST_PYTHON), fixed arguments
-		"-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	out := &tail{max: 16 << 10}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = procAttr()
+		"-m", "moto.server", "-H", "127.0.0.1", "-p", port)
 	cmd.Env = motoEnv(os.Environ())
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd, nil)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %v; %s", python, err, installHint)
 	}
-	p := &process{
-		cmd:    cmd,
-		url:    &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))},
-		out:    out,
-		exited: make(chan struct{}),
-	}
-	go func() {
-		_ = cmd.Wait() // killed on purpose, or its output tells why it exited
-		close(p.exited)
-	}()
+	p := &process{Proc: proc, url: &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", port)}}
 	if err := p.waitReady(ctx, StartTimeout); err != nil {
-		p.kill()
+		p.Kill()
 		return nil, err
 	}
 	return p, nil
@@ -85,81 +64,34 @@ func motoEnv(env []string) []string {
 }
 
 // waitReady polls moto's dashboard until it answers, the process exits,
-// timeout passes or ctx is done. Polling is the only way to learn that a
-// child process listens.
+// timeout passes or ctx is done.
 func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: time.Second}
 	ping := p.url.JoinPath("moto-api", "").String()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	err := p.WaitReady(ctx, 20*time.Millisecond, func(ctx context.Context) bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ping, nil)
-		if resp, err := client.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
 		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s -m moto.server exited: %s\n%s", p.cmd.Path, strings.TrimSpace(p.out.String()), installHint)
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return fmt.Errorf("waiting for moto at %s: %w", p.url, ctx.Err())
-			}
-			return fmt.Errorf("%w within %v at %s; output:\n%s", errStartTimeout, timeout, p.url, p.out.String())
-		case <-tick.C:
-		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, testproc.ErrExited):
+		return fmt.Errorf("%s -m moto.server exited: %s\n%s", p.Path(), strings.TrimSpace(p.Output()), installHint)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("waiting for moto at %s: %w", p.url, err)
 	}
-}
-
-// kill ends moto's whole process group and waits for it to exit.
-func (p *process) kill() {
-	killGroup(p.cmd)
-	<-p.exited
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := listen("127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer func() { _ = ln.Close() }()
-	addr, ok := ln.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, fmt.Errorf("find a free port: unexpected address %v", ln.Addr())
-	}
-	return addr.Port, nil
+	return fmt.Errorf("%w within %v at %s; output:\n%s", errStartTimeout, timeout, p.url, p.Output())
 }
 
 // listen listens on a loopback TCP address.
 func listen(addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	return lc.Listen(context.Background(), "tcp", addr)
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }
