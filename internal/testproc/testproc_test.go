@@ -44,6 +44,11 @@ func helper(mode string) {
 	case "tree", "detached": // a child in this group, or in a group of its own
 		kid := self("wait")
 		kid.SysProcAttr = &syscall.SysProcAttr{Setpgid: mode == "detached"}
+		if mode == "tree" {
+			// It holds the output pipe: the Proc's Wait, hence Kill, ends
+			// once it is gone too (or after cmd.WaitDelay).
+			kid.Stdout = os.Stdout
+		}
 		if err := kid.Start(); err != nil {
 			fmt.Println("start:", err)
 			os.Exit(1)
