@@ -14,8 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler/secret"
-	"github.com/payjs-close/payjs-close/internal/testlog"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 

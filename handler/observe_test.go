@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payjs-close/payjs-close/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 // emfLine is an Embedded Metric Format line as CloudWatch reads it.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler"
-	"github.com/payjs-close/payjs-close/internal/testlog"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

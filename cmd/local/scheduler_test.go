@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler"
-	"github.com/payjs-close/payjs-close/internal/testlog"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

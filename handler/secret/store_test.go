@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/payjs-close/payjs-close/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 // fakeAPI answers GetSecretValue with whatever answer returns.

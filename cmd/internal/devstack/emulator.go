@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/payjs-close/payjs-close/internal/testproc"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testproc"
 )
 
 // InvokePath is the emulator's invoke endpoint, the Lambda Invoke API's

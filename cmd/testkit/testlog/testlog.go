@@ -3,7 +3,7 @@
 // logger, a server's banner, a child process's output) while the test
 // reads it. Its Buffer is the module's one locked writer for tests: the
 // tests of handler/ and cmd/ and the child processes of package testproc
-// share it, which is why it lives in the module's root internal/.
+// share it, which is why it lives in cmd/testkit rather than cmd/internal.
 //
 //	out := &testlog.Buffer{}
 //	banner := out.Watch(regexp.MustCompile(`listening on (\S+)`))

@@ -13,10 +13,10 @@
 //		return fmt.Errorf("moto: %w: %s", err, p.Output())
 //	}
 //
-// Package mototest and cmd/internal/devstack share it. It lives in the
-// module's root internal/ so that both may import it (mototest serves the
-// tests of handler/ as well as of cmd/), and nothing outside the module.
-// Nothing the function ships imports it.
+// Package mototest and cmd/internal/devstack share it. It lives in
+// cmd/testkit, not under an internal/ directory, so that both may import
+// it (mototest serves the tests of handler/ as well as of cmd/). Nothing
+// the function ships imports it.
 package testproc
 
 import (
@@ -29,7 +29,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payjs-close/payjs-close/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 // TailSize is how much of a process's latest output [Proc.Output] keeps.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/payjs-close/payjs-close/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 func TestBufferKeepsConcurrentWritesWhole(t *testing.T) {

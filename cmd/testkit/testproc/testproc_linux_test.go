@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payjs-close/payjs-close/internal/testproc"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testproc"
 )
 
 // subreaper makes this process the one that orphans of its children's

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payjs-close/payjs-close/internal/testproc"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testproc"
 )
 
 // process is one running moto server.

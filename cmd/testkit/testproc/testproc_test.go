@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payjs-close/payjs-close/internal/testlog"
-	"github.com/payjs-close/payjs-close/internal/testproc"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testproc"
 )
 
 // helperEnv names what the test binary does when it runs as a child

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestTheBootstrapShipsNoTestTooling: the test tooling of the module's
-// internal/ (this package, testlog, mototest), the simulator and package
+// TestTheBootstrapShipsNoTestTooling: the test tooling of cmd/testkit
+// (this package, testlog, mototest), the simulator and package
 // testing stay out of the function's bootstrap, which only tests and
 // local tools may pull them into.
 func TestTheBootstrapShipsNoTestTooling(t *testing.T) {
@@ -23,7 +23,7 @@ func TestTheBootstrapShipsNoTestTooling(t *testing.T) {
 	for _, p := range deps {
 		shipped = shipped || p == module+"/cmd/closeorder"
 		ours := strings.HasPrefix(p, module+"/")
-		if p == "testing" || ours && (strings.HasPrefix(p, module+"/internal/") || strings.HasSuffix(p, "test")) {
+		if p == "testing" || ours && (strings.HasPrefix(p, module+"/cmd/testkit/") || strings.HasSuffix(p, "test")) {
 			t.Errorf("the bootstrap imports %s", p)
 		}
 	}

@@ -27,11 +27,12 @@
 // -short a missing interpreter or moto fails the test with an install
 // hint; it is never skipped.
 //
-// It lives in the module's root internal/ because its users are spread
-// over the tree (the tests of handler/secret, handler/schedule,
-// handler/outcome, cmd/closeorder and cmd/local, cmd/internal/devstack,
-// cmd/bench): Go lets every package of the module import it, and nothing
-// outside the module. Nothing the function ships imports it.
+// It lives in cmd/testkit, not under an internal/ directory, because its
+// users are spread over the tree (the tests of handler/secret,
+// handler/schedule, handler/outcome, cmd/closeorder and cmd/local,
+// cmd/internal/devstack, cmd/bench), and Go's internal rule would keep
+// the tests of handler/ out of cmd/internal. Nothing the function ships
+// imports it (TestTheBootstrapShipsNoTestTooling).
 package mototest
 
 import (
