@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -85,29 +86,12 @@ type harness struct {
 	h      *Handler
 	keys   *staticKeys
 	closer *fakeCloser
-	out    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out    *testlog.Buffer
 }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testlog.Buffer{}
 	hs := &harness{
 		keys:   &staticKeys{set: mustSet(t, `{"mchid":"`+testMchID+`","key":"`+testKey+`"}`)},
 		closer: &fakeCloser{},

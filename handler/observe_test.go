@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 // emfLine is an Embedded Metric Format line as CloudWatch reads it.
@@ -137,7 +139,7 @@ func TestOtherMetrics(t *testing.T) {
 
 func TestConcurrentLinesStayWhole(t *testing.T) {
 	hs := newHarness(t)
-	var out syncBuffer
+	var out testlog.Buffer
 	hs.h.deps.Obs = NewJSONObserver(&out, slog.LevelInfo)
 	if _, lerr := hs.invoke(t, event(t, "sqs.json")); lerr != nil {
 		t.Fatal(lerr)

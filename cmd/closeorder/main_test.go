@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

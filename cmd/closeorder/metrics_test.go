@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/handler"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
-	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )

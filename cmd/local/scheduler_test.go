@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )

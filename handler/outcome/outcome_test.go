@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/handler/outcome"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 )
 
 // fakeAPI is EventBridge answering each entry as refuse says, recording

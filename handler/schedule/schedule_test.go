@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/schedule"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 )
 
 const (

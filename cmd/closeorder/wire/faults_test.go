@@ -38,10 +38,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler"
 	"github.com/payjs-close/payjs-close/handler/secret"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
 	"github.com/payjs-close/payjs-close/payjs"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )

@@ -38,7 +38,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/payjs-close/payjs-close/cmd/testkit/testproc"
 )
 
 // InvokePath is the emulator's invoke endpoint, the Lambda Invoke API's
@@ -67,11 +69,9 @@ type Emulator struct {
 
 // rieProcess is one run of aws-lambda-rie.
 type rieProcess struct {
-	cmd     *exec.Cmd
+	*testproc.Proc
 	url     string
 	started time.Time
-	out     *tail
-	exited  chan struct{} // closed when the process has exited
 	first   time.Duration // from started to the first answer; 0 before it
 }
 
@@ -179,8 +179,8 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	resp, err := e.client.Do(req)
 	if err != nil {
 		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("invoke: the emulator exited: %s", p.out.String())
+		case <-p.Exited():
+			return nil, fmt.Errorf("invoke: the emulator exited: %s", p.Output())
 		default:
 			return nil, fmt.Errorf("invoke: %w", err)
 		}
@@ -256,7 +256,7 @@ func (e *Emulator) BootstrapPID() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pids, err := children(p.cmd.Process.Pid)
+	pids, err := testproc.Children(p.Pid())
 	if err != nil {
 		return 0, err
 	}
@@ -274,7 +274,7 @@ func (e *Emulator) PeakRSS() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return peakRSS(pid)
+	return testproc.PeakRSS(pid)
 }
 
 // Restart stops the emulator and the bootstrap and starts the emulator
@@ -338,21 +338,11 @@ func (e *Emulator) current() (*rieProcess, error) {
 // it listens. A port taken between choosing and binding it makes the
 // emulator exit; then other ports are tried.
 func (e *Emulator) launch(ctx context.Context) (*rieProcess, error) {
-	var err error
-	for range 3 {
-		var p *rieProcess
-		if p, err = e.launchOnce(ctx); err == nil {
-			return p, nil
-		}
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	return nil, err
+	return testproc.Retry(func() (*rieProcess, error) { return e.launchOnce(ctx) })
 }
 
 func (e *Emulator) launchOnce(ctx context.Context) (*rieProcess, error) {
-	ports, err := freePorts(2)
+	ports, err := testproc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -370,22 +360,15 @@ func (e *Emulator) launchOnce(ctx context.Context) (*rieProcess, error) {
 	cmd := exec.CommandContext(context.Background(), e.opts.RIE, args...) //nolint:gosec // G204: the emulator found by FindRIE, running our bootstrap
 	cmd.Dir = filepath.Dir(e.opts.Bootstrap)
 	cmd.Env = envList(e.opts.Env)
-	out := &tail{max: 16 << 10}
-	w := io.MultiWriter(e.opts.Output, out)
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = procAttr()
 	// The bootstrap inherits the output pipe; should it outlive the
 	// emulator, Wait must not wait for it.
 	cmd.WaitDelay = time.Second
-	p := &rieProcess{cmd: cmd, url: "http://" + addr, out: out, exited: make(chan struct{})}
-	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
+	started := time.Now()
+	proc, err := testproc.Start(cmd, e.opts.Output)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w; %s", e.opts.RIE, err, installRIE)
 	}
-	go func() {
-		_ = cmd.Wait() // killed on purpose, or its output says why it exited
-		close(p.exited)
-	}()
+	p := &rieProcess{Proc: proc, url: "http://" + addr, started: started}
 	if err := p.waitReady(ctx, addr, apiAddr); err != nil {
 		p.stop()
 		return nil, err
@@ -395,75 +378,37 @@ func (e *Emulator) launchOnce(ctx context.Context) (*rieProcess, error) {
 
 // waitReady polls the emulator's two ports (it binds the Runtime API's
 // in the background) until each accepts a connection, the process exits,
-// ReadyTimeout passes or ctx is done. Polling is the only way to learn
-// that a child process listens.
+// ReadyTimeout passes or ctx is done.
 func (p *rieProcess) waitReady(ctx context.Context, addrs ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
 	var d net.Dialer
-	for len(addrs) > 0 {
-		if c, err := d.DialContext(ctx, "tcp", addrs[0]); err == nil {
+	err := p.WaitReady(ctx, 2*time.Millisecond, func(ctx context.Context) bool {
+		for len(addrs) > 0 {
+			c, err := d.DialContext(ctx, "tcp", addrs[0])
+			if err != nil {
+				return false
+			}
 			_ = c.Close() // only a probe
 			addrs = addrs[1:]
-			continue
 		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("aws-lambda-rie exited at start: %s", strings.TrimSpace(p.out.String()))
-		case <-ctx.Done():
-			return fmt.Errorf("aws-lambda-rie did not listen on %s: %w; output:\n%s", addrs[0], ctx.Err(), p.out.String())
-		case <-tick.C:
-		}
+		return true
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, testproc.ErrExited):
+		return fmt.Errorf("aws-lambda-rie exited at start: %s", strings.TrimSpace(p.Output()))
 	}
-	return nil
+	return fmt.Errorf("aws-lambda-rie did not listen on %s: %w; output:\n%s", addrs[0], err, p.Output())
 }
 
 // stop kills the bootstrap, then the emulator, and waits for the
 // emulator to exit. The bootstrap is in a process group of its own (the
 // emulator starts it so), hence killed on its own, first, and the
-// emulator is given a moment to reap it: an orphan left to an init that
-// does not reap (as in many containers) would stay a zombie.
+// emulator is given a moment to reap it.
 func (p *rieProcess) stop() {
-	pid := p.cmd.Process.Pid
-	kids, _ := children(pid) // none found: nothing more to kill
-	for _, k := range kids {
-		killGroup(k)
-	}
-	waitGone(kids, time.Second)
-	killGroup(pid)
-	<-p.exited
-}
-
-// waitGone waits until every one of pids is reaped, or timeout passes.
-func waitGone(pids []int, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for _, pid := range pids {
-		for exists(pid) && time.Now().Before(deadline) {
-			time.Sleep(2 * time.Millisecond) // the emulator reaps its child on its own schedule
-		}
-	}
-}
-
-// freePorts returns n distinct loopback TCP ports that were free a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	var lc net.ListenConfig
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer func() { _ = ln.Close() }()
-		addr, ok := ln.Addr().(*net.TCPAddr)
-		if !ok {
-			return nil, fmt.Errorf("find a free port: unexpected address %v", ln.Addr())
-		}
-		ports = append(ports, addr.Port)
-	}
-	return ports, nil
+	p.KillChildrenFirst(time.Second)
 }
 
 // envList turns env into sorted NAME=value strings.
@@ -473,27 +418,4 @@ func envList(env map[string]string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

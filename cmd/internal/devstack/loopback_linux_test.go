@@ -33,7 +33,7 @@ func TestEmulatorListensOnLoopbackOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listening := listeningAddrs(t, p.cmd.Process.Pid)
+	listening := listeningAddrs(t, p.Pid())
 	if len(listening) != 2 {
 		t.Errorf("the emulator listens on %q, want 2 sockets (invoke endpoint and Runtime API)", listening)
 	}

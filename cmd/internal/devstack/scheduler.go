@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 )
 
 // Scheduled closes: [Start] creates the schedule group ScheduleGroup in moto

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 // Tests that run the emulator belong to the full tier: go test -short,

@@ -1,6 +1,9 @@
-// Package testlog collects, for the tests of the commands, what a program
-// under test prints from goroutines of its own (an emulator's output
-// copier, a handler's logger, a server's banner) while the test reads it.
+// Package testlog collects, for tests, what a program under test prints
+// from goroutines of its own (an emulator's output copier, a handler's
+// logger, a server's banner, a child process's output) while the test
+// reads it. Its Buffer is the module's one locked writer for tests: the
+// tests of handler/ and cmd/ and the child processes of package testproc
+// share it, which is why it lives in cmd/testkit rather than cmd/internal.
 //
 //	out := &testlog.Buffer{}
 //	banner := out.Watch(regexp.MustCompile(`listening on (\S+)`))
@@ -19,6 +22,11 @@ import (
 // Buffer is a bytes.Buffer that is safe for concurrent use: an io.Writer
 // for the program, read by the test with String. The zero value is ready.
 type Buffer struct {
+	// Limit, when above zero, makes the Buffer a tail: it keeps only the
+	// last Limit bytes written, as for a long-running process's output.
+	// Set it before the first Write.
+	Limit int
+
 	mu      sync.Mutex
 	b       bytes.Buffer
 	watches []watch
@@ -30,17 +38,21 @@ type watch struct {
 	found chan []string
 }
 
-// Write appends p, and tells each watch whose pattern the whole text now
-// matches.
+// Write appends p, drops what is over Limit, and tells each watch whose
+// pattern the whole text now matches.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n, err := b.b.Write(p)
+	if over := b.b.Len() - b.Limit; b.Limit > 0 && over > 0 {
+		b.b.Next(over)
+	}
 	b.notify()
 	return n, err
 }
 
-// String returns everything written so far.
+// String returns everything written so far (the last Limit bytes of it,
+// with a Limit).
 func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -48,9 +60,10 @@ func (b *Buffer) String() string {
 }
 
 // Watch returns a channel that receives re's submatches (as
-// FindStringSubmatch returns them) once the text written so far matches
-// re, so that a test waits for a line rather than for a while. The
-// channel receives at most once and is never closed.
+// FindStringSubmatch returns them) once the text written so far (what is
+// kept of it, with a Limit) matches re, so that a test waits for a line
+// rather than for a while. The channel receives at most once and is never
+// closed.
 func (b *Buffer) Watch(re *regexp.Regexp) <-chan []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1,4 +1,4 @@
-package devstack
+package testproc
 
 import (
 	"bufio"
@@ -11,21 +11,17 @@ import (
 	"syscall"
 )
 
-// procAttr puts the emulator in its own process group, so that killGroup
-// reaches it and anything it starts in that group, and has the kernel
-// kill it should this process die without closing it.
+// procAttr makes the child the leader of a new process group, so that
+// killGroup reaches anything it starts in that group, and has the kernel
+// kill it should this process die without killing it.
 func procAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	a := groupAttr()
+	a.Pdeathsig = syscall.SIGKILL
+	return a
 }
 
-// killGroup kills the process group that pid leads, and pid itself.
-func killGroup(pid int) {
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // already gone is fine
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-}
-
-// children returns the ids of the processes whose parent is ppid.
-func children(ppid int) ([]int, error) {
+// Children returns the ids of the processes whose parent is ppid.
+func Children(ppid int) ([]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -63,14 +59,15 @@ func parent(pid int) (int, bool) {
 	return p, err == nil
 }
 
-// exists reports whether pid exists, zombie or not.
-func exists(pid int) bool {
+// Exists reports whether pid exists, zombie or not.
+func Exists(pid int) bool {
 	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
 	return err == nil
 }
 
-// peakRSS returns VmHWM of /proc/PID/status in bytes.
-func peakRSS(pid int) (int64, error) {
+// PeakRSS returns the peak resident set size of pid in bytes: VmHWM of
+// /proc/PID/status, which Lambda reports as "Max Memory Used".
+func PeakRSS(pid int) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/payjs-close/payjs-close/cmd/internal/testlog"
+	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 )
 
 func TestBufferKeepsConcurrentWritesWhole(t *testing.T) {
@@ -67,5 +67,40 @@ func TestWatchTellsOnceWhenTheTextMatches(t *testing.T) {
 	case m := <-banner:
 		t.Errorf("fired twice: %q", m)
 	default:
+	}
+}
+
+func TestLimitKeepsTheTail(t *testing.T) {
+	t.Parallel()
+	b := testlog.Buffer{Limit: 10}
+	_, _ = b.Write([]byte("0123456789"))
+	if got := b.String(); got != "0123456789" {
+		t.Errorf("at the limit: %q", got)
+	}
+	n, err := b.Write([]byte("abcd"))
+	if n != 4 || err != nil {
+		t.Errorf("Write = %d, %v; want all of it taken", n, err)
+	}
+	if got := b.String(); got != "456789abcd" {
+		t.Errorf("over the limit: %q, want the last 10 bytes", got)
+	}
+	_, _ = b.Write([]byte(strings.Repeat("x", 25) + "end"))
+	if got := b.String(); got != "xxxxxxxend" {
+		t.Errorf("one write over the limit: %q", got)
+	}
+	tail := b.Watch(regexp.MustCompile(`x+end`))
+	select {
+	case <-tail:
+	default:
+		t.Error("a watch of the kept text did not fire")
+	}
+	if gone := b.Watch(regexp.MustCompile(`abcd`)); len(gone) != 0 {
+		t.Error("a watch matched text dropped by the limit")
+	}
+
+	var unlimited testlog.Buffer
+	_, _ = unlimited.Write([]byte(strings.Repeat("y", 1<<16)))
+	if n := len(unlimited.String()); n != 1<<16 {
+		t.Errorf("the zero value kept %d bytes, want all %d", n, 1<<16)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/payjs-close/payjs-close/handler/secret/mototest"
+	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 )
 
 func get(t *testing.T, c *secretsmanager.Client, name string) (string, error) {

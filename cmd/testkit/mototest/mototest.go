@@ -1,7 +1,10 @@
-// Package mototest runs a Secrets Manager look-alike for tests, in the
-// spirit of net/http/httptest: [Start] launches moto
-// (python3 -m moto.server) on a free loopback port behind a small front
-// server of this package, and the test's cleanup stops both.
+// Package mototest runs moto as the AWS services the function uses, for
+// tests, in the spirit of net/http/httptest: Secrets Manager, EventBridge
+// Scheduler ([Server.SchedulerClient], [Server.CreateScheduleGroup]) and
+// EventBridge with an SQS mailbox ([Server.CreateEventBus]). [Start]
+// launches moto (python3 -m moto.server, a child process of package
+// testproc) on a free loopback port behind a small front server of this
+// package, and the test's cleanup stops both.
 //
 // The front server is what [Server.URL] points at. It stays at the same
 // address across [Server.Stop] and [Server.Restart], counts the requests
@@ -23,6 +26,13 @@
 // which needs nothing but Go, [Start] skips them ([Require]). Without
 // -short a missing interpreter or moto fails the test with an install
 // hint; it is never skipped.
+//
+// It lives in cmd/testkit, not under an internal/ directory, because its
+// users are spread over the tree (the tests of handler/secret,
+// handler/schedule, handler/outcome, cmd/closeorder and cmd/local,
+// cmd/internal/devstack, cmd/bench), and Go's internal rule would keep
+// the tests of handler/ out of cmd/internal. Nothing the function ships
+// imports it (TestTheBootstrapShipsNoTestTooling).
 package mototest
 
 import (
@@ -139,7 +149,7 @@ func start(tb testing.TB, short bool) *Server {
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			if p := s.current(); p != nil {
-				tb.Logf("mototest: moto output (last lines):\n%s", p.out.String())
+				tb.Logf("mototest: moto output (last lines):\n%s", p.Output())
 			}
 		}
 		s.Close()
@@ -362,7 +372,7 @@ func (s *Server) Stop() {
 		_ = front.Close()
 	}
 	if moto != nil {
-		moto.kill()
+		moto.Kill()
 	}
 	s.transport.CloseIdleConnections()
 }
