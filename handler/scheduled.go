@@ -1,5 +1,7 @@
 package handler
 
+import "github.com/payjs-close/payjs-close/handler/closing"
+
 // A scheduled close is a close the function arranged itself: when it was
 // scheduled, the order id was valid and the merchant known, so a failure
 // it meets when it fires for a reason of configuration is retried, not
@@ -23,10 +25,10 @@ package handler
 // fromOutside refuses a request, read from a way in open to callers,
 // that claims to be a scheduled close: 400 invalid_request naming the
 // field. err is the reading's error, passed through.
-func fromOutside(req Request, err error) (Request, error) {
+func fromOutside(req closing.Request, err error) (closing.Request, error) {
 	if err == nil && req.Scheduled {
 		req.Scheduled = false
-		return req, errorf(CodeInvalidRequest, `scheduled may not be set: it marks the function's own scheduled closes; remove it`)
+		return req, closing.Errorf(closing.CodeInvalidRequest, `scheduled may not be set: it marks the function's own scheduled closes; remove it`)
 	}
 	return req, err
 }

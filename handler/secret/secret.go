@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -114,7 +115,7 @@ func (s *Set) Lookup(mchid string) (Merchant, error) {
 	if i, ok := s.index[mchid]; ok {
 		return s.merchants[i], nil
 	}
-	if ValidMchID(mchid) {
+	if payjs.ValidOrderID(mchid) {
 		return Merchant{}, fmt.Errorf("%w %s", ErrUnknownMerchant, mchid)
 	}
 	return Merchant{}, fmt.Errorf("%w (malformed mchid)", ErrUnknownMerchant)
@@ -153,9 +154,9 @@ func (s *Set) MarshalJSON() ([]byte, error) {
 var (
 	// ErrMchIDRequired: the request named no mchid, but the secret holds
 	// several merchants.
-	ErrMchIDRequired = errors.New("secret: mchid required: the secret holds several merchants")
+	ErrMchIDRequired = fmt.Errorf("secret: %w", closing.ErrMchIDRequired)
 	// ErrUnknownMerchant: the request's mchid is not in the secret.
-	ErrUnknownMerchant = errors.New("secret: unknown merchant")
+	ErrUnknownMerchant = fmt.Errorf("secret: %w", closing.ErrUnknownMerchant)
 )
 
 // MalformedError says what is wrong with a secret's text. Its message names
@@ -182,27 +183,12 @@ func (e *MalformedError) Error() string {
 // Unwrap returns payjs.ErrUnusableKey for an unusable key, nil otherwise.
 func (e *MalformedError) Unwrap() error { return e.Err }
 
-// ValidMchID reports whether mchid is a well-formed PAYJS merchant number:
-// 1 to 32 characters of [0-9A-Za-z].
-func ValidMchID(mchid string) bool {
-	if len(mchid) == 0 || len(mchid) > 32 {
-		return false
-	}
-	for i := 0; i < len(mchid); i++ {
-		c := mchid[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // Parse parses a SecretString: {"mchid": "...", "key": "..."} or
 // {"merchants": [{"mchid": "...", "key": "..."}, ...]}. Member names are
 // matched exactly; other members are ignored. A UTF-8 byte-order mark
 // before the JSON (as some editors save a file passed to put-secret-value)
 // is skipped. Every key must pass [payjs.ValidateKey] and have no white
-// space at either end, and every mchid [ValidMchID]; mchids must be
+// space at either end, and every mchid [payjs.ValidOrderID]; mchids must be
 // distinct.
 //
 // On failure the error is a *[MalformedError] that says what is wrong
@@ -291,14 +277,20 @@ func merchant(obj map[string]json.RawMessage, at string) (Merchant, error) {
 	if err != nil {
 		return Merchant{}, err
 	}
-	if !ValidMchID(mchid) {
-		// The value is not quoted: a key pasted into the wrong field
-		// would otherwise end up in the log.
-		return Merchant{}, &MalformedError{Field: at + "mchid", Problem: "must be 1 to 32 characters of [0-9A-Za-z]"}
-	}
 	key, err := member(obj, "key", at)
 	if err != nil {
 		return Merchant{}, err
+	}
+	return checked(mchid, key, at)
+}
+
+// checked returns the merchant mchid with key when both are usable; at
+// is where in the secret they were read, for the error.
+func checked(mchid, key, at string) (Merchant, error) {
+	if !payjs.ValidOrderID(mchid) {
+		// The value is not quoted: a key pasted into the wrong field
+		// would otherwise end up in the log.
+		return Merchant{}, &MalformedError{Field: at + "mchid", Problem: "must be 1 to 32 characters of [0-9A-Za-z]"}
 	}
 	if err := payjs.ValidateKey(key); err != nil {
 		problem := "unusable"

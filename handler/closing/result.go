@@ -1,4 +1,4 @@
-package handler
+package closing
 
 import (
 	"cmp"
@@ -104,16 +104,16 @@ type Failure struct {
 	Retryable bool   `json:"retryable"`
 }
 
-// code returns the Result's error code, or "" when it is ok.
-func (r *Result) code() Code {
+// Code returns the Result's error code, or "" when it is ok.
+func (r *Result) Code() Code {
 	if r.Failure == nil {
 		return ""
 	}
 	return r.Failure.Code
 }
 
-// retryable reports whether r failed in a way that retrying may mend.
-func (r *Result) retryable() bool { return r.Failure != nil && r.Failure.Retryable }
+// Retryable reports whether r failed in a way that retrying may mend.
+func (r *Result) Retryable() bool { return r.Failure != nil && r.Failure.Retryable }
 
 // Error is a failed request: a code, a message for the caller, and the
 // cause for the log (never shown to the caller). Every step of a request
@@ -138,8 +138,8 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// errorf returns an *Error with code and msg.
-func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+// Errorf returns an *Error with code and msg.
+func Errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
 
 // ErrorCode returns the code of the first *Error in err's chain: "" for
 // nil, and [CodePayjsUnavailable] for an error that carries none.
@@ -154,8 +154,8 @@ func ErrorCode(err error) Code {
 	return CodePayjsUnavailable
 }
 
-// failure is the Result of a request that failed with err.
-func failure(err error) Result {
+// Failed is the Result of a request that failed with err.
+func Failed(err error) Result {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Code: CodePayjsUnavailable, Message: "PAYJS could not be reached", Cause: err}
@@ -169,8 +169,8 @@ func failure(err error) Result {
 	}
 }
 
-// clipUTF8 cuts s to at most n bytes without splitting a character.
-func clipUTF8(s string, n int) string {
+// ClipUTF8 cuts s to at most n bytes without splitting a character.
+func ClipUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -180,5 +180,5 @@ func clipUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// rfc3339 formats t as the results and schedules show it: UTC, seconds.
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// RFC3339 formats t as the results and schedules show it: UTC, seconds.
+func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
