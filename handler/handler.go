@@ -1,8 +1,10 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +13,20 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
+)
+
+// EventKind is the kind of event an invocation carries.
+type EventKind string
+
+// The event kinds the function accepts.
+const (
+	EventHTTPAPI     EventKind = "http_api"     // API Gateway HTTP API, payload 2.0
+	EventFunctionURL EventKind = "function_url" // Lambda Function URL
+	EventRESTAPI     EventKind = "rest_api"     // API Gateway REST API, payload 1.0
+	EventBridge      EventKind = "eventbridge"
+	EventSQS         EventKind = "sqs"
+	EventDirect      EventKind = "direct" // Step Functions, aws lambda invoke, Scheduler
+	EventUnknown     EventKind = "unknown"
 )
 
 // Deps are what a Handler needs from outside.
@@ -171,4 +187,108 @@ func (h *Handler) serve(ctx context.Context, kind EventKind, record string, req 
 	}
 	h.deps.Obs.served(ctx, kind, record, req, &res, time.Since(start), err)
 	return res
+}
+
+// fields is an event's top-level members, undecoded. Recognizing a kind
+// looks only at the members that make it what it is, so a member of an
+// unexpected type elsewhere (a direct invoke's "version": 2) never hides
+// the kind.
+type fields map[string]json.RawMessage
+
+// recognize tells the kind of payload from its shape. ok is false when
+// payload is not a JSON object.
+func recognize(payload []byte) (kind EventKind, ok bool) {
+	var f fields
+	if !isObject(payload) || json.Unmarshal(payload, &f) != nil {
+		return EventUnknown, false
+	}
+	return f.kind(), true
+}
+
+func (f fields) kind() EventKind {
+	var rc fields
+	_ = json.Unmarshal(f["requestContext"], &rc) // not an object: no API Gateway kind
+	switch {
+	case f.string("version") == "2.0" && isObject(rc["http"]):
+		if strings.Contains(rc.string("domainName"), ".lambda-url.") {
+			return EventFunctionURL
+		}
+		return EventHTTPAPI
+	case f["httpMethod"] != nil && rc["resourcePath"] != nil:
+		return EventRESTAPI
+	case f["detail-type"] != nil && f["source"] != nil && isObject(f["detail"]):
+		return EventBridge
+	case f.sqsRecords():
+		return EventSQS
+	case f["payjs_order_id"] != nil:
+		return EventDirect
+	}
+	return EventUnknown
+}
+
+// string returns member name when it is a JSON string, else "".
+func (f fields) string(name string) string {
+	var s string
+	_ = json.Unmarshal(f[name], &s)
+	return s
+}
+
+// sqsRecords reports whether Records is a non-empty list of SQS messages.
+func (f fields) sqsRecords() bool {
+	var recs []fields
+	if json.Unmarshal(f["Records"], &recs) != nil || len(recs) == 0 {
+		return false
+	}
+	for _, r := range recs {
+		if r.string("eventSource") != "aws:sqs" {
+			return false
+		}
+	}
+	return true
+}
+
+func isObject(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// misspelledOrderID answers an object of no known kind whose top level
+// spells payjs_order_id another way: see [closing.MisspelledOrderID].
+func misspelledOrderID(payload []byte) *closing.Error {
+	var f fields
+	if json.Unmarshal(payload, &f) != nil {
+		return nil
+	}
+	return closing.MisspelledOrderID(f)
+}
+
+// A scheduled close is a close the function arranged itself: when it was
+// scheduled, the order id was valid and the merchant known, so a failure
+// it meets when it fires for a reason of configuration is retried, not
+// dropped, and finding the order paid is the customer paying in time,
+// which pages nobody (no PaidOrders).
+//
+// Only the function marks a close as scheduled. Its schedules send the
+// close queue a [closing.ScheduledMessage],
+//
+//	{"payjs_order_id": "...", "mchid": "...", "scheduled": true}
+//
+// and "scheduled": true is honored there only: at the top level of an
+// SQS record body that is a plain close request. The close queue's policy
+// admits the EventBridge rule, whose bodies are EventBridge events, and
+// the Scheduler role; any other sender needs IAM sqs:SendMessage on the
+// queue, that is, it is an operator. Everywhere else a caller reaches
+// (HTTP API, REST API, Function URL, an EventBridge event's detail,
+// whether invoked directly or delivered through the queue, and direct
+// invokes) the member is refused by fromOutside.
+
+// fromOutside refuses a request, read from a way in open to callers,
+// that claims to be a scheduled close: 400 invalid_request naming the
+// field. err is the reading's error, passed through.
+func fromOutside(req closing.Request, err error) (closing.Request, error) {
+	if err == nil && req.Scheduled {
+		req.Scheduled = false
+		return req, closing.Errorf(closing.CodeInvalidRequest, `scheduled may not be set: it marks the function's own scheduled closes; remove it`)
+	}
+	return req, err
 }

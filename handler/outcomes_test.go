@@ -309,7 +309,7 @@ func TestScheduledCloseOfAPaidOrderPagesNobody(t *testing.T) {
 			return nil, &payjs.Error{Kind: payjs.KindPaid, Msg: "x", Attempts: 1, Result: &payjs.Result{ReturnMsg: "订单已支付", PayjsOrderID: id, Attempts: 1}}
 		}
 		// A schedule's message reaches the function through the close
-		// queue: only there is "scheduled" honored (scheduled.go).
+		// queue: only there is "scheduled" honored (fromOutside).
 		out, lerr := hs.invoke(t, sqsBodies(tc.payload))
 		if lerr != nil || string(out) != `{"batchItemFailures":[]}` || !strings.Contains(hs.out.String(), `"error_code":"order_paid"`) {
 			t.Fatalf("%s: %s %v, want order_paid, not retried", tc.payload, out, lerr)

@@ -83,7 +83,7 @@ func recordRequest(body string) (closing.Request, error) {
 	case EventBridge:
 		return fromOutside(closing.DecodeRequest(f["detail"]))
 	case EventDirect:
-		return closing.DecodeScheduledMessage([]byte(body)) // a plain close, or a schedule's (scheduled.go)
+		return closing.DecodeRequest([]byte(body)) // a plain close, or a schedule's ScheduledMessage: see fromOutside
 	}
 	if err := misspelledOrderID([]byte(body)); err != nil {
 		return closing.Request{}, err

@@ -48,7 +48,7 @@ func newSmoke(k keys, baseURL string, timeout time.Duration) *smoke {
 	return s
 }
 
-// tap is the handler's OrderCloser: the function's PAYJS client, its
+// tap is the core's Closer: the function's PAYJS client, its
 // answers recorded.
 type tap struct {
 	c *payjs.Client

@@ -3,7 +3,6 @@ package closing
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 )
 
@@ -40,9 +39,10 @@ func scheduleName(payjsOrderID string) string { return "close-" + payjsOrderID }
 //
 //	{"payjs_order_id": "...", "mchid": "...", "scheduled": true}
 //
-// Only the function writes one (see handler/scheduled.go for where the
-// mark is honored); [ScheduledMessage.Encode] writes it and
-// [DecodeScheduledMessage] reads it back.
+// [ScheduledMessage.Encode] writes it; [DecodeRequest] reads it back as
+// any request, the mark through [scheduledMark], below, and sets
+// Request.Scheduled. Only the function writes one: handler.fromOutside
+// says where the mark is honored.
 type ScheduledMessage struct {
 	PayjsOrderID string `json:"payjs_order_id"`
 	MchID        string `json:"mchid"`
@@ -57,12 +57,10 @@ func (m ScheduledMessage) Encode() string {
 	return string(b)
 }
 
-// DecodeScheduledMessage reads an SQS body of the close queue: the
-// Request, marked Scheduled when the body carries "scheduled": true, as
-// [ScheduledMessage.Encode] writes it. The body is decoded as strictly
-// as any request ([DecodeRequest]), so a plain close request reads too.
-func DecodeScheduledMessage(body []byte) (Request, error) {
-	return DecodeRequest(body)
+// scheduledMark reports whether a request's members carry the mark that
+// Encode writes.
+func scheduledMark(vals map[string]json.RawMessage) bool {
+	return string(vals["scheduled"]) == "true"
 }
 
 // schedule arranges for the order to be closed at at. Everything that can
@@ -97,7 +95,3 @@ func (s *Service) cancel(ctx context.Context, req Request) (Result, error) {
 	s.cfg.Observer.Scheduled(ctx, "cancel", req, time.Time{})
 	return Result{OK: true, Status: StatusCancelled, Message: "the scheduled close is deleted"}, nil
 }
-
-// ErrNotScheduled is what a Scheduler's Cancel returns when no close is
-// scheduled for the order.
-var ErrNotScheduled = errors.New("no close is scheduled for the order")
