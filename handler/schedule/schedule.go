@@ -11,7 +11,7 @@
 //		TargetARN: "arn:aws:sqs:...:payjs-close-close",     // PAYJS_SCHEDULE_TARGET_ARN
 //		DLQARN:    "arn:aws:sqs:...:payjs-close-dlq",       // PAYJS_SCHEDULE_DLQ_ARN
 //	})
-//	h := handler.New(handler.Deps{Scheduler: sched, ...}) // for the core: closing.Scheduler
+//	svc := closing.New(closing.Config{Scheduler: sched, ...}) // handler.Deps.Scheduler passes it there
 //
 // The SDK client is made on first use, so a sandbox that only closes orders
 // never builds it. Errors are *closing.Error values: schedule_unavailable
@@ -155,7 +155,7 @@ func missingGroup(nf *types.ResourceNotFoundException) bool {
 	return strings.HasPrefix(strings.ToLower(aws.ToString(nf.Message)), "schedule group ")
 }
 
-// classify gives a Scheduler error its handler code.
+// classify gives a Scheduler error its code.
 func classify(err error) error {
 	if err == nil {
 		return nil

@@ -14,6 +14,11 @@
 //	set, err := store.Get(ctx) // errors.Is(err, secret.ErrUnavailable): answer config_unavailable
 //	m, err := set.Lookup(req.MchID) // ErrMchIDRequired, ErrUnknownMerchant: invalid_request
 //	client, err := payjs.NewClient(m.Key)
+//
+// *Store and *Set are the core's closing.Keys ([Store.Key], [Store.Rekey]):
+// their errors match closing.ErrKeysUnavailable, closing.ErrMchIDRequired
+// and closing.ErrUnknownMerchant, which closing maps to codes. A Set is
+// keys that never change, as [One] makes for a key from the environment.
 package secret
 
 import (
