@@ -46,11 +46,13 @@ func (s *Set) key(mchid string) (merchant, key string, err error) {
 // checks a secret's: the keys of cmd/local's demo merchant, or of a key
 // given in the environment.
 func One(mchid, key string) (*Set, error) {
-	m, err := checked(mchid, key, "")
-	if err != nil {
+	if err := checkMchID(mchid, ""); err != nil {
 		return nil, err
 	}
-	return newSet([]Merchant{m}), nil
+	if err := checkKey(key, ""); err != nil {
+		return nil, err
+	}
+	return newSet([]Merchant{{MchID: mchid, Key: key}}), nil
 }
 
 // Key returns the merchant that mchid names and its key. A Set is keys

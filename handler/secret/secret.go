@@ -282,21 +282,33 @@ func merchant(obj map[string]json.RawMessage, at string) (Merchant, error) {
 	if err != nil {
 		return Merchant{}, err
 	}
+	if err := checkMchID(mchid, at); err != nil {
+		return Merchant{}, err
+	}
 	key, err := member(obj, "key", at)
 	if err != nil {
 		return Merchant{}, err
 	}
-	return checked(mchid, key, at)
+	if err := checkKey(key, at); err != nil {
+		return Merchant{}, err
+	}
+	return Merchant{MchID: mchid, Key: key}, nil
 }
 
-// checked returns the merchant mchid with key when both are usable; at
-// is where in the secret they were read, for the error.
-func checked(mchid, key, at string) (Merchant, error) {
+// checkMchID refuses an mchid that is not one; at is where in the secret
+// it was read, for the error.
+func checkMchID(mchid, at string) error {
 	if !payjs.ValidOrderID(mchid) {
 		// The value is not quoted: a key pasted into the wrong field
 		// would otherwise end up in the log.
-		return Merchant{}, &MalformedError{Field: at + "mchid", Problem: "must be 1 to 32 characters of [0-9A-Za-z]"}
+		return &MalformedError{Field: at + "mchid", Problem: "must be 1 to 32 characters of [0-9A-Za-z]"}
 	}
+	return nil
+}
+
+// checkKey refuses a key PAYJS could never verify; at is where in the
+// secret it was read, for the error.
+func checkKey(key, at string) error {
 	if err := payjs.ValidateKey(key); err != nil {
 		problem := "unusable"
 		var pe *payjs.Error
@@ -305,17 +317,17 @@ func checked(mchid, key, at string) (Merchant, error) {
 		}
 		// Not wrapping the *payjs.Error: payjs.KindOf would then report
 		// KindInvalidInput for what is a configuration failure.
-		return Merchant{}, &MalformedError{Field: at + "key", Problem: problem, Err: payjs.ErrUnusableKey}
+		return &MalformedError{Field: at + "key", Problem: problem, Err: payjs.ErrUnusableKey}
 	}
 	if strings.TrimSpace(key) != key {
 		// Refused, not trimmed: PAYJS signs with the key as the merchant
 		// typed it there, so a trimmed key could be the wrong one too, and
 		// every close would then fail as a key mismatch. Saying so at load
 		// points at the secret instead.
-		return Merchant{}, &MalformedError{Field: at + "key", Err: payjs.ErrUnusableKey,
+		return &MalformedError{Field: at + "key", Err: payjs.ErrUnusableKey,
 			Problem: "has white space (a space, tab or newline) at its start or end: store the key without it"}
 	}
-	return Merchant{MchID: mchid, Key: key}, nil
+	return nil
 }
 
 // member returns the string member name of obj.
