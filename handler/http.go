@@ -171,7 +171,7 @@ func (r httpRequest) decodedBody() ([]byte, error) {
 	return b, nil
 }
 
-// decodeBody reads a closing.Request from a JSON or form body. A body that is a
+// decodeBody reads a Request from a JSON or form body. A body that is a
 // JSON object is read as JSON when the Content-Type is missing (as
 // `sam local generate-event` and some clients send it) or is a form's
 // (curl -d's default): read as a form, it would be one ignored field and

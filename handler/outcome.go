@@ -44,9 +44,9 @@ const (
 	OutcomeFailed = "PAYJS Close Failed"
 )
 
-// OutcomeDetail is an outcome event's detail: the normalized closing.Result, its
+// OutcomeDetail is an outcome event's detail: the normalized Result, its
 // request_id included, plus the merchant and whether a schedule fired the
-// close. It holds no key and no signature: the closing.Result never does.
+// close. It holds no key and no signature: the Result never does.
 type OutcomeDetail struct {
 	closing.Result
 	// MchID is the merchant whose key closed the order: the request's
@@ -117,7 +117,7 @@ func (h *Handler) publish(ctx context.Context, kind EventKind, names []string, r
 		}
 		detail, err := json.Marshal(OutcomeDetail{Result: results[i], MchID: h.mchid(ctx, reqs[i]), Scheduled: reqs[i].Scheduled})
 		if err != nil {
-			failed[i] = true // cannot happen: a closing.Result always marshals
+			failed[i] = true // cannot happen: a Result always marshals
 			continue
 		}
 		evs = append(evs, OutcomeEvent{DetailType: dt, Detail: detail})
