@@ -79,7 +79,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 5m)
 	$(GO) test ./payjs -run '^$$' -fuzz '^FuzzSign$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./payjs -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./handler -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./handler -run '^$$' -fuzz '^FuzzCloseAt$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./handler/closing -run '^$$' -fuzz '^FuzzCloseAt$$' -fuzztime $(FUZZTIME)
 
 .PHONY: bench
 bench: $(RIE) ## the function beside a minimal Go Lambda under the emulator, on loopback and at WAN round trips

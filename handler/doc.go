@@ -1,27 +1,47 @@
-// Package handler is the payjs-close Lambda function: it recognizes the
-// event kind (API Gateway HTTP and REST APIs, Function URLs, EventBridge,
-// SQS, direct invokes), decodes the request once, validates it, closes the
-// order with PAYJS (or schedules or cancels its close) and answers one
-// normalized [Result], shaped back for the event kind.
+// Package handler is the payjs-close Lambda function: the adapters around
+// the core, package [closing]. It recognizes the event kind (API Gateway
+// HTTP and REST APIs, Function URLs, EventBridge, SQS, direct invokes),
+// decodes the event once into a [closing.Request], has the
+// [closing.Service] close the order (or schedule or cancel its close),
+// logs and counts the outcome, publishes it for the shop where that is
+// due, and shapes the [closing.Result] back for the event kind.
 //
-// One request, file by file: event.go (which kind is this, and the
-// request), strict.go (member names, matched exactly), closeat.go
-// (close_at, RFC 3339 exactly), http.go (routes, bodies, HTTP answers), handler.go (the close
-// and the key), schedule.go (scheduled closes), scheduled.go (what marks
-// a close as scheduled, and where), sqs.go (batches), outcome.go
-// (outcome events for the shop), result.go (the result and the error codes), observe.go (logs and
-// metrics). config.go reads the environment.
+// One HTTP close, file by file, each entered once:
+//
+//  1. handler.go: Invoke recognizes the kind and serves it; the event
+//     kinds, the spine (serve, final) and where a request may claim to be
+//     a scheduled close (fromOutside).
+//  2. http.go: the HTTP event's route, method and body, read into the
+//     request, and the HTTP answer.
+//  3. closing/request.go: the Request, its members read strictly from
+//     JSON (or a form), and its validation (closing/closeat.go reads a
+//     close_at).
+//  4. closing/service.go: the Service, the interfaces it consumes (Keys,
+//     Closer, Observer), the key and the PAYJS close, the retry after a
+//     key rotation (closing/schedule.go for a close_at, close_after or
+//     cancel: the Scheduler and the ScheduledMessage).
+//  5. closing/result.go: the Result, the codes and their meaning in one
+//     table, and the mapping of every error (PAYJS, Keys, Scheduler) to a
+//     code.
+//  6. observe.go: the log line and the metrics (stack.go adds the Stack
+//     dimension).
+//
+// Only on some paths: outcome.go (outcome events for the shop, when a bus
+// is configured; handler/outcome puts them on EventBridge), sqs.go (SQS
+// batches). The interfaces' production implementations are
+// handler/secret (Keys), payjs (Closer) and handler/schedule (Scheduler);
+// cmd/closeorder/wire reads the configuration and composes them.
 //
 // Use (cmd/closeorder/wire does this with the Secrets Manager store):
 //
-//	cfg, err := handler.LoadConfig(os.Getenv)
+//	cfg, err := wire.LoadConfig(os.Getenv)
 //	if err != nil {
 //		return err // names the variable
 //	}
 //	hc := payjs.NewHTTPClient()
 //	h := handler.New(handler.Deps{
-//		Keys: store, // a KeySource, such as *secret.Store
-//		NewCloser: func(key string) (handler.OrderCloser, error) {
+//		Keys: store, // a closing.Keys, such as *secret.Store
+//		NewCloser: func(key string) (closing.Closer, error) {
 //			return payjs.NewClient(key, payjs.WithBaseURL(cfg.BaseURL), payjs.WithHTTPClient(hc))
 //		},
 //		Obs:    handler.NewJSONObserver(os.Stdout, cfg.LogLevel),

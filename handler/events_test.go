@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -69,24 +70,24 @@ func TestDirectAndEventBridgeAnswers(t *testing.T) {
 		name     string
 		payload  []byte
 		answer   func(string) (*payjs.Result, error)
-		code     Code // "" = ok
-		lambdaEr bool // answered as a Lambda error (retryable)
+		code     closing.Code // "" = ok
+		lambdaEr bool         // answered as a Lambda error (retryable)
 	}{
 		{"direct closes", event(t, "direct.json"), nil, "", false},
 		{"direct without mchid", []byte(`{"payjs_order_id":"` + order1 + `"}`), nil, "", false},
-		{"direct rejected is final", event(t, "direct.json"), rejected, CodePayjsRejected, false},
-		{"direct unavailable is a Lambda error", event(t, "direct.json"), unavailable, CodePayjsUnavailable, true},
-		{"direct invalid id", []byte(`{"payjs_order_id":"abc&key=x"}`), nil, CodeInvalidOrderID, false},
-		{"direct null id", []byte(`{"payjs_order_id":null}`), nil, CodeInvalidRequest, false},
-		{"direct empty id", []byte(`{"payjs_order_id":""}`), nil, CodeInvalidRequest, false},
+		{"direct rejected is final", event(t, "direct.json"), rejected, closing.CodePayjsRejected, false},
+		{"direct unavailable is a Lambda error", event(t, "direct.json"), unavailable, closing.CodePayjsUnavailable, true},
+		{"direct invalid id", []byte(`{"payjs_order_id":"abc&key=x"}`), nil, closing.CodeInvalidOrderID, false},
+		{"direct null id", []byte(`{"payjs_order_id":null}`), nil, closing.CodeInvalidRequest, false},
+		{"direct empty id", []byte(`{"payjs_order_id":""}`), nil, closing.CodeInvalidRequest, false},
 		{"eventbridge closes", event(t, "eventbridge.json"), nil, "", false},
-		{"eventbridge unavailable is a Lambda error", event(t, "eventbridge.json"), unavailable, CodePayjsUnavailable, true},
-		{"eventbridge detail without id", event(t, "eventbridge.json", setDetail(map[string]any{"order": "1"})), nil, CodeInvalidRequest, false},
-		{"eventbridge numeric id", event(t, "eventbridge.json", setDetail(map[string]any{"payjs_order_id": 1})), nil, CodeInvalidRequest, false},
-		{"eventbridge with a malformed time", event(t, "eventbridge.json", func(m map[string]any) { m["time"] = "yesterday" }), nil, CodeInvalidRequest, false},
-		{"unknown event", []byte(`{"hello":"world"}`), nil, CodeUnsupportedEvent, false},
-		{"not an object", []byte(`[1,2,3]`), nil, CodeInvalidRequest, false},
-		{"not JSON", []byte(`payjs_order_id=1`), nil, CodeInvalidRequest, false},
+		{"eventbridge unavailable is a Lambda error", event(t, "eventbridge.json"), unavailable, closing.CodePayjsUnavailable, true},
+		{"eventbridge detail without id", event(t, "eventbridge.json", setDetail(map[string]any{"order": "1"})), nil, closing.CodeInvalidRequest, false},
+		{"eventbridge numeric id", event(t, "eventbridge.json", setDetail(map[string]any{"payjs_order_id": 1})), nil, closing.CodeInvalidRequest, false},
+		{"eventbridge with a malformed time", event(t, "eventbridge.json", func(m map[string]any) { m["time"] = "yesterday" }), nil, closing.CodeInvalidRequest, false},
+		{"unknown event", []byte(`{"hello":"world"}`), nil, closing.CodeUnsupportedEvent, false},
+		{"not an object", []byte(`[1,2,3]`), nil, closing.CodeInvalidRequest, false},
+		{"not JSON", []byte(`payjs_order_id=1`), nil, closing.CodeInvalidRequest, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,7 +112,7 @@ func TestDirectAndEventBridgeAnswers(t *testing.T) {
 			}
 			r := decodeResult(t, out)
 			if tc.code == "" {
-				if !r.OK || r.Status != StatusClosed || r.PayjsOrderID == "" || !r.Verified || r.Attempts != 1 {
+				if !r.OK || r.Status != closing.StatusClosed || r.PayjsOrderID == "" || !r.Verified || r.Attempts != 1 {
 					t.Errorf("result = %+v, want closed", r)
 				}
 				return
@@ -119,7 +120,7 @@ func TestDirectAndEventBridgeAnswers(t *testing.T) {
 			if r.OK || r.Failure == nil || r.Failure.Code != tc.code || r.Failure.Retryable {
 				t.Errorf("result = %+v, want final %s", r, tc.code)
 			}
-			if tc.code != CodePayjsRejected && len(hs.closer.asked) != 0 {
+			if tc.code != closing.CodePayjsRejected && len(hs.closer.asked) != 0 {
 				t.Errorf("PAYJS was asked %v for an invalid request", hs.closer.asked)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -61,9 +62,9 @@ func FuzzInvoke(f *testing.F) {
 			}
 			return &payjs.Result{ReturnCode: 1, ReturnMsg: "SUCCESS", PayjsOrderID: id, Attempts: 1}, nil
 		}}
-		sched := &fakeScheduler{entries: map[string]ScheduledClose{}}
+		sched := &fakeScheduler{entries: map[string]closing.ScheduledClose{}}
 		now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-		h := New(Deps{Keys: keys, NewCloser: func(string) (OrderCloser, error) { return closer, nil }, SQSConcurrency: 1,
+		h := New(Deps{Keys: keys, NewCloser: func(string) (closing.Closer, error) { return closer, nil }, SQSConcurrency: 1,
 			Scheduler: sched, Now: func() time.Time { return now }})
 		out, err := h.Invoke(context.Background(), payload)
 		for _, s := range sched.entries {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 )
 
@@ -50,11 +51,11 @@ func TestKeyUnavailableIsRetryable(t *testing.T) {
 	hs := newHarness(t)
 	hs.keys.set, hs.keys.err = nil, &secret.LoadError{Reason: secret.ReasonUnreachable, SecretID: "payjs-close", Err: errors.New("dial tcp: connection refused")}
 	a := hs.invokeHTTP(t, event(t, "http-api.json"))
-	if a.status != 503 || a.result.Failure == nil || a.result.Failure.Code != CodeConfigUnavailable || !a.result.Failure.Retryable {
+	if a.status != 503 || a.result.Failure == nil || a.result.Failure.Code != closing.CodeConfigUnavailable || !a.result.Failure.Retryable {
 		t.Fatalf("got %d %+v", a.status, a.result)
 	}
 	_, lerr := hs.invoke(t, event(t, "direct.json"))
-	if lerr == nil || lerr.Type != string(CodeConfigUnavailable) {
+	if lerr == nil || lerr.Type != string(closing.CodeConfigUnavailable) {
 		t.Fatalf("direct invoke: %v, want a config_unavailable Lambda error", lerr)
 	}
 	if len(hs.closer.asked) != 0 {
@@ -73,7 +74,8 @@ func TestKeyUnavailableIsRetryable(t *testing.T) {
 func TestClientsAreBuiltOncePerKeySet(t *testing.T) {
 	hs := newHarness(t)
 	built := 0
-	hs.h.deps.NewCloser = func(key string) (OrderCloser, error) { built++; hs.closer.key = key; return hs.closer, nil }
+	hs.h.deps.NewCloser = func(key string) (closing.Closer, error) { built++; hs.closer.key = key; return hs.closer, nil }
+	hs.rebuild()
 	for range 50 {
 		_, _ = hs.invoke(t, event(t, "direct.json"))
 	}
@@ -92,10 +94,11 @@ func TestSeveralMerchantsNeedAnMchID(t *testing.T) {
 	hs := newHarness(t)
 	hs.keys.set = mustSet(t, `{"merchants":[{"mchid":"`+testMchID+`","key":"`+testKey+`"},{"mchid":"2000000001","key":"second-merchant-key"}]}`)
 	var keys []string
-	hs.h.deps.NewCloser = func(key string) (OrderCloser, error) { keys = append(keys, key); return hs.closer, nil }
+	hs.h.deps.NewCloser = func(key string) (closing.Closer, error) { keys = append(keys, key); return hs.closer, nil }
+	hs.rebuild()
 
 	out, _ := hs.invoke(t, []byte(`{"payjs_order_id":"`+order1+`"}`))
-	if r := decodeResult(t, out); r.Failure == nil || r.Failure.Code != CodeInvalidRequest {
+	if r := decodeResult(t, out); r.Failure == nil || r.Failure.Code != closing.CodeInvalidRequest {
 		t.Errorf("no mchid with two merchants: %+v", r)
 	}
 	out, _ = hs.invoke(t, []byte(`{"payjs_order_id":"`+order1+`","mchid":"2000000001"}`))

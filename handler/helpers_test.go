@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -25,7 +26,8 @@ const (
 	testReqID = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 )
 
-// staticKeys is a KeySource serving one parsed secret, or an error.
+// staticKeys is the handler's Keys serving one parsed secret, or an
+// error, and counting its calls.
 type staticKeys struct {
 	mu        sync.Mutex
 	set       *secret.Set
@@ -37,21 +39,29 @@ type staticKeys struct {
 	rotated *secret.Set
 }
 
-func (k *staticKeys) Get(context.Context) (*secret.Set, error) {
+func (k *staticKeys) Key(_ context.Context, mchid string) (string, string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.calls++
-	return k.set, k.err
+	return k.lookup(mchid)
 }
 
-func (k *staticKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) {
+func (k *staticKeys) Rekey(_ context.Context, mchid, _ string) (string, string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.refreshes++
 	if k.rotated != nil {
 		k.set = k.rotated
 	}
-	return k.set, k.err
+	return k.lookup(mchid)
+}
+
+// lookup answers mchid's merchant from k.set, as *secret.Store does.
+func (k *staticKeys) lookup(mchid string) (string, string, error) {
+	if k.err != nil {
+		return "", "", k.err
+	}
+	return k.set.Key(context.Background(), mchid)
 }
 
 func mustSet(t testing.TB, text string) *secret.Set {
@@ -99,7 +109,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	hs.h = New(Deps{
 		Keys: hs.keys,
-		NewCloser: func(key string) (OrderCloser, error) {
+		NewCloser: func(key string) (closing.Closer, error) {
 			hs.closer.key = key
 			return hs.closer, nil
 		},
@@ -108,6 +118,10 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(func() { recordOutput(t, out.String()) })
 	return hs
 }
+
+// rebuild makes the Handler anew from its Deps, after a test changed
+// them: the core is built from them in New.
+func (hs *harness) rebuild() { hs.h = New(hs.h.deps) }
 
 // lambdaCtx is an invocation context like the runtime's, with a deadline.
 func lambdaCtx(t testing.TB) context.Context {
@@ -156,9 +170,9 @@ func event(t testing.TB, name string, edits ...func(map[string]any)) []byte {
 	return b
 }
 
-func decodeResult(t testing.TB, b []byte) Result {
+func decodeResult(t testing.TB, b []byte) closing.Result {
 	t.Helper()
-	var r Result
+	var r closing.Result
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {

@@ -3,15 +3,13 @@ package handler
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"maps"
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // MaxBodyBytes is the largest HTTP body accepted, after base64 decoding.
@@ -121,28 +119,28 @@ func (r httpRequest) pathID() (id string, ok bool) {
 }
 
 // request turns an HTTP event into a Request.
-func (r httpRequest) request() (Request, error) {
+func (r httpRequest) request() (closing.Request, error) {
 	pathID, ok := r.pathID()
 	if !ok {
-		return Request{}, errorf(CodeNotFound, "no such route: use POST /orders/{payjs_order_id}/close, POST /close or DELETE /orders/{payjs_order_id}/close")
+		return closing.Request{}, closing.Errorf(closing.CodeNotFound, "no such route: use POST /orders/{payjs_order_id}/close, POST /close or DELETE /orders/{payjs_order_id}/close")
 	}
 	cancel := r.method == http.MethodDelete && pathID != ""
 	if r.method != http.MethodPost && !cancel {
-		return Request{}, errorf(CodeMethodNotAllowed, "method must be POST (or DELETE on /orders/{payjs_order_id}/close)")
+		return closing.Request{}, closing.Errorf(closing.CodeMethodNotAllowed, "method must be POST (or DELETE on /orders/{payjs_order_id}/close)")
 	}
 	body, err := r.decodedBody()
 	if err != nil {
-		return Request{}, err
+		return closing.Request{}, err
 	}
-	var req Request
+	var req closing.Request
 	if len(body) > 0 {
 		if req, err = decodeBody(r.header("Content-Type"), body); err != nil {
-			return Request{}, err
+			return closing.Request{}, err
 		}
 	}
 	if pathID != "" {
 		if req.PayjsOrderID != "" && req.PayjsOrderID != pathID {
-			return Request{}, errorf(CodeInvalidRequest, "payjs_order_id in the body differs from the one in the path")
+			return closing.Request{}, closing.Errorf(closing.CodeInvalidRequest, "payjs_order_id in the body differs from the one in the path")
 		}
 		req.PayjsOrderID = pathID
 	}
@@ -153,7 +151,7 @@ func (r httpRequest) request() (Request, error) {
 }
 
 func (r httpRequest) decodedBody() ([]byte, error) {
-	tooLarge := errorf(CodePayloadTooLarge, "body must be at most 4096 bytes")
+	tooLarge := closing.Errorf(closing.CodePayloadTooLarge, "body must be at most 4096 bytes")
 	if !r.base64 {
 		if len(r.body) > MaxBodyBytes {
 			return nil, tooLarge
@@ -165,7 +163,7 @@ func (r httpRequest) decodedBody() ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(r.body)
 	if err != nil {
-		return nil, errorf(CodeInvalidRequest, "body is not valid base64")
+		return nil, closing.Errorf(closing.CodeInvalidRequest, "body is not valid base64")
 	}
 	if len(b) > MaxBodyBytes {
 		return nil, tooLarge
@@ -179,88 +177,45 @@ func (r httpRequest) decodedBody() ([]byte, error) {
 // (curl -d's default): read as a form, it would be one ignored field and
 // the order closed now. A form is read as a form; any other type is
 // refused.
-func decodeBody(contentType string, body []byte) (Request, error) {
-	unsupported := errorf(CodeUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded")
+func decodeBody(contentType string, body []byte) (closing.Request, error) {
+	unsupported := closing.Errorf(closing.CodeUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded")
 	if strings.TrimSpace(contentType) == "" {
 		if !isObject(body) {
-			return Request{}, errorf(CodeUnsupportedMediaType, "Content-Type is missing and the body is not a JSON object: send Content-Type: application/json or application/x-www-form-urlencoded")
+			return closing.Request{}, closing.Errorf(closing.CodeUnsupportedMediaType, "Content-Type is missing and the body is not a JSON object: send Content-Type: application/json or application/x-www-form-urlencoded")
 		}
-		return decodeJSONBody(body)
+		return closing.DecodeJSONBody(body)
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return Request{}, unsupported
+		return closing.Request{}, unsupported
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return Request{}, errorf(CodeUnsupportedMediaType, "charset must be utf-8")
+		return closing.Request{}, closing.Errorf(closing.CodeUnsupportedMediaType, "charset must be utf-8")
 	}
 	switch mt {
 	case "application/json":
-		return decodeJSONBody(body)
+		return closing.DecodeJSONBody(body)
 	case "application/x-www-form-urlencoded":
 		if isObject(body) {
-			return decodeJSONBody(body)
+			return closing.DecodeJSONBody(body)
 		}
-		return decodeForm(body)
+		return closing.DecodeForm(body)
 	}
-	return Request{}, unsupported
-}
-
-// decodeJSONBody reads a JSON body. Unlike an envelope, a body is all
-// request: a non-empty object holding none of the request fields is
-// refused rather than ignored ({} is an empty request).
-func decodeJSONBody(body []byte) (Request, error) {
-	vals, others, err := members(body)
-	if err != nil {
-		return Request{}, err
-	}
-	if len(vals) == 0 && others > 0 {
-		return Request{}, errorf(CodeInvalidRequest, "the body holds none of the request fields: "+strings.Join(formFields, ", "))
-	}
-	return requestOf(vals)
-}
-
-// decodeForm reads a form body. Every field must be a request field,
-// given once: a name read as nothing would close the order now.
-func decodeForm(body []byte) (Request, error) {
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
-		return Request{}, errorf(CodeInvalidRequest, "body is not a valid form")
-	}
-	if len(v) == 0 {
-		return Request{}, errorf(CodeInvalidRequest, "the form body holds no fields")
-	}
-	for _, name := range slices.Sorted(maps.Keys(v)) {
-		switch {
-		case nearMiss(name, formFields) != "":
-			return Request{}, hint("form field", name, nearMiss(name, formFields))
-		case !slices.Contains(formFields, name):
-			return Request{}, errorf(CodeInvalidRequest, fmt.Sprintf("unknown form field %q: the fields are %s", clip(name), strings.Join(formFields, ", ")))
-		case len(v[name]) > 1:
-			return Request{}, errorf(CodeInvalidRequest, "each form field may appear at most once: "+clip(name))
-		}
-	}
-	req := Request{
-		PayjsOrderID: v.Get("payjs_order_id"),
-		MchID:        v.Get("mchid"),
-		CloseAt:      v.Get("close_at"),
-		CloseAfter:   v.Get("close_after"),
-	}
-	return req, setAction(&req, v.Get("action"))
+	return closing.Request{}, unsupported
 }
 
 // answerHTTP is the status, headers and body of an HTTP answer to res.
-func answerHTTP(res *Result) (status int, headers map[string]string, body string, err error) {
+func answerHTTP(res *closing.Result) (status int, headers map[string]string, body string, err error) {
 	status = http.StatusOK
 	switch res.Status {
-	case StatusScheduled:
+	case closing.StatusScheduled:
 		status = http.StatusAccepted
-	case StatusClosed, StatusAlreadyClosed, StatusCancelled:
+	case closing.StatusClosed, closing.StatusAlreadyClosed, closing.StatusCancelled:
 	default:
-		status = res.code().HTTPStatus()
+		status = res.Code().HTTPStatus()
 	}
 	headers = map[string]string{"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
-	if res.code() == CodeMethodNotAllowed {
+	if res.Code() == closing.CodeMethodNotAllowed {
 		headers["Allow"] = "POST, DELETE"
 	}
 	b, err := json.Marshal(res)
@@ -268,7 +223,7 @@ func answerHTTP(res *Result) (status int, headers map[string]string, body string
 }
 
 // encodeHTTP answers res in the response type of the event kind.
-func encodeHTTP(kind EventKind, res *Result) ([]byte, error) {
+func encodeHTTP(kind EventKind, res *closing.Result) ([]byte, error) {
 	status, headers, body, err := answerHTTP(res)
 	if err != nil {
 		return nil, err

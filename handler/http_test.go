@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -86,7 +87,7 @@ func setPathID(id string) func(map[string]any) {
 type httpAnswer struct {
 	status  int
 	headers map[string]string
-	result  Result
+	result  closing.Result
 }
 
 func (hs *harness) invokeHTTP(t *testing.T, payload []byte) httpAnswer {
@@ -116,7 +117,7 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 		name     string
 		edits    []func(map[string]any)
 		status   int
-		code     Code
+		code     closing.Code
 		closedID string // the id PAYJS is asked to close; "" = no call
 	}{
 		{"path id closes", []func(map[string]any){setPathID(order1)}, 200, "", order1},
@@ -124,34 +125,34 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 		{"close route with form body", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order2+"&mchid="+testMchID, "application/x-www-form-urlencoded", false)}, 200, "", order2},
 		{"base64 JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json; charset=utf-8", true)}, 200, "", order2},
 		{"path id with the same body id", []func(map[string]any){setPathID(order1), setBody(`{"payjs_order_id":"`+order1+`"}`, "application/json", false)}, 200, "", order1},
-		{"path id and a different body id", []func(map[string]any){setPathID(order1), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"GET is not allowed", []func(map[string]any){setPathID(order1), setMethod("GET")}, 405, CodeMethodNotAllowed, ""},
-		{"unknown path", []func(map[string]any){setPath("/orders")}, 404, CodeNotFound, ""},
-		{"nested unknown path", []func(map[string]any){setPath("/orders/" + order1 + "/refund")}, 404, CodeNotFound, ""},
-		{"body over 4 KiB", []func(map[string]any){setPath("/close"), setBody(big, "application/json", false)}, 413, CodePayloadTooLarge, ""},
-		{"base64 body over 4 KiB", []func(map[string]any){setPath("/close"), setBody(big, "application/json", true)}, 413, CodePayloadTooLarge, ""},
-		{"text/plain body", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order2, "text/plain", false)}, 415, CodeUnsupportedMediaType, ""},
+		{"path id and a different body id", []func(map[string]any){setPathID(order1), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"GET is not allowed", []func(map[string]any){setPathID(order1), setMethod("GET")}, 405, closing.CodeMethodNotAllowed, ""},
+		{"unknown path", []func(map[string]any){setPath("/orders")}, 404, closing.CodeNotFound, ""},
+		{"nested unknown path", []func(map[string]any){setPath("/orders/" + order1 + "/refund")}, 404, closing.CodeNotFound, ""},
+		{"body over 4 KiB", []func(map[string]any){setPath("/close"), setBody(big, "application/json", false)}, 413, closing.CodePayloadTooLarge, ""},
+		{"base64 body over 4 KiB", []func(map[string]any){setPath("/close"), setBody(big, "application/json", true)}, 413, closing.CodePayloadTooLarge, ""},
+		{"text/plain body", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order2, "text/plain", false)}, 415, closing.CodeUnsupportedMediaType, ""},
 		{"JSON body without content type", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "", false)}, 200, "", order2},
-		{"form body without content type", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order2, "", false)}, 415, CodeUnsupportedMediaType, ""},
+		{"form body without content type", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order2, "", false)}, 415, closing.CodeUnsupportedMediaType, ""},
 		{"JSON body sent as a form (curl -d)", []func(map[string]any){setPath("/close"), setBody(` {"payjs_order_id":"`+order2+`"}`, "application/x-www-form-urlencoded", false)}, 200, "", order2},
-		{"JSON body with an explicit other type", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "text/plain", false)}, 415, CodeUnsupportedMediaType, ""},
-		{"form field that is no request field", []func(map[string]any){setPathID(order1), setBody("order=1", "application/x-www-form-urlencoded", false)}, 400, CodeInvalidRequest, ""},
-		{"form field spelt another way", []func(map[string]any){setPathID(order1), setBody("closeAfter=15m", "application/x-www-form-urlencoded", false)}, 400, CodeInvalidRequest, ""},
-		{"form body with no field", []func(map[string]any){setPathID(order1), setBody("&&", "application/x-www-form-urlencoded", false)}, 400, CodeInvalidRequest, ""},
-		{"JSON body with no request field", []func(map[string]any){setPathID(order1), setBody(`{"closeafterwards":"15m"}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
+		{"JSON body with an explicit other type", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "text/plain", false)}, 415, closing.CodeUnsupportedMediaType, ""},
+		{"form field that is no request field", []func(map[string]any){setPathID(order1), setBody("order=1", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"form field spelt another way", []func(map[string]any){setPathID(order1), setBody("closeAfter=15m", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"form body with no field", []func(map[string]any){setPathID(order1), setBody("&&", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"JSON body with no request field", []func(map[string]any){setPathID(order1), setBody(`{"closeafterwards":"15m"}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"empty JSON object with a path id", []func(map[string]any){setPathID(order1), setBody(`{}`, "application/json", false)}, 200, "", order1},
-		{"latin-1 charset", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json; charset=latin1", false)}, 415, CodeUnsupportedMediaType, ""},
-		{"malformed JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"JSON array body", []func(map[string]any){setPath("/close"), setBody(`["`+order2+`"]`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"numeric id", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":12345}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"invalid base64", []func(map[string]any){setPath("/close"), setBody("%%%", "application/json", false), func(m map[string]any) { m["isBase64Encoded"] = true }}, 400, CodeInvalidRequest, ""},
-		{"missing id", []func(map[string]any){setPath("/close"), setBody(`{}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"empty body on /close", []func(map[string]any){setPath("/close"), setBody("", "", false)}, 400, CodeInvalidRequest, ""},
-		{"id with a dash", []func(map[string]any){setPathID("2026-11-25")}, 400, CodeInvalidOrderID, ""},
-		{"id over 32 characters", []func(map[string]any){setPathID(strings.Repeat("1", 33))}, 400, CodeInvalidOrderID, ""},
-		{"duplicate form ids", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order1+"&payjs_order_id="+order2, "application/x-www-form-urlencoded", false)}, 400, CodeInvalidRequest, ""},
-		{"malformed mchid", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`","mchid":"12 34"}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
-		{"unknown mchid", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`","mchid":"999"}`, "application/json", false)}, 400, CodeInvalidRequest, ""},
+		{"latin-1 charset", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "application/json; charset=latin1", false)}, 415, closing.CodeUnsupportedMediaType, ""},
+		{"malformed JSON body", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"JSON array body", []func(map[string]any){setPath("/close"), setBody(`["`+order2+`"]`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"numeric id", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":12345}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"invalid base64", []func(map[string]any){setPath("/close"), setBody("%%%", "application/json", false), func(m map[string]any) { m["isBase64Encoded"] = true }}, 400, closing.CodeInvalidRequest, ""},
+		{"missing id", []func(map[string]any){setPath("/close"), setBody(`{}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"empty body on /close", []func(map[string]any){setPath("/close"), setBody("", "", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"id with a dash", []func(map[string]any){setPathID("2026-11-25")}, 400, closing.CodeInvalidOrderID, ""},
+		{"id over 32 characters", []func(map[string]any){setPathID(strings.Repeat("1", 33))}, 400, closing.CodeInvalidOrderID, ""},
+		{"duplicate form ids", []func(map[string]any){setPath("/close"), setBody("payjs_order_id="+order1+"&payjs_order_id="+order2, "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"malformed mchid", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`","mchid":"12 34"}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"unknown mchid", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`","mchid":"999"}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
 	}
 	for _, file := range []string{"http-api.json", "rest-api.json", "function-url.json"} {
 		for _, tc := range cases {
@@ -174,10 +175,10 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 					t.Errorf("request_id = %q", a.result.RequestID)
 				}
 				if tc.code == "" {
-					if !a.result.OK || a.result.Status != StatusClosed || a.result.PayjsOrderID != tc.closedID || a.result.Upstream == nil {
+					if !a.result.OK || a.result.Status != closing.StatusClosed || a.result.PayjsOrderID != tc.closedID || a.result.Upstream == nil {
 						t.Errorf("result = %+v, want closed %s", a.result, tc.closedID)
 					}
-				} else if a.result.OK || a.result.Failure == nil || a.result.Failure.Code != tc.code || a.result.Status != StatusInvalid {
+				} else if a.result.OK || a.result.Failure == nil || a.result.Failure.Code != tc.code || a.result.Status != closing.StatusInvalid {
 					t.Errorf("result = %+v, want code %s", a.result, tc.code)
 				}
 				var want []string
@@ -196,12 +197,12 @@ func TestHTTPStatusForUpstreamOutcomes(t *testing.T) {
 	cases := []struct {
 		err    error
 		status int
-		code   Code
+		code   closing.Code
 	}{
-		{&payjs.Error{Kind: payjs.KindRejected, Msg: "x", Attempts: 1, Result: &payjs.Result{ReturnCode: 0, ReturnMsg: "订单已支付", Attempts: 1}}, 422, CodePayjsRejected},
-		{&payjs.Error{Kind: payjs.KindBadResponse, Msg: "response signature does not verify", Attempts: 1}, 502, CodePayjsBadResponse},
-		{&payjs.Error{Kind: payjs.KindUnavailable, Msg: "PAYJS answered HTTP 503", Attempts: 3}, 503, CodePayjsUnavailable},
-		{&payjs.Error{Kind: payjs.KindTimeout, Msg: "no answer", Attempts: 1}, 504, CodePayjsTimeout},
+		{&payjs.Error{Kind: payjs.KindRejected, Msg: "x", Attempts: 1, Result: &payjs.Result{ReturnCode: 0, ReturnMsg: "订单已支付", Attempts: 1}}, 422, closing.CodePayjsRejected},
+		{&payjs.Error{Kind: payjs.KindBadResponse, Msg: "response signature does not verify", Attempts: 1}, 502, closing.CodePayjsBadResponse},
+		{&payjs.Error{Kind: payjs.KindUnavailable, Msg: "PAYJS answered HTTP 503", Attempts: 3}, 503, closing.CodePayjsUnavailable},
+		{&payjs.Error{Kind: payjs.KindTimeout, Msg: "no answer", Attempts: 1}, 504, closing.CodePayjsTimeout},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.code), func(t *testing.T) {
@@ -214,7 +215,7 @@ func TestHTTPStatusForUpstreamOutcomes(t *testing.T) {
 			if a.result.Failure.Retryable != tc.code.Retryable() {
 				t.Errorf("retryable = %v", a.result.Failure.Retryable)
 			}
-			if tc.code == CodePayjsRejected && (a.result.Upstream == nil || a.result.Upstream.ReturnMsg != "订单已支付" || a.result.Status != StatusRejected) {
+			if tc.code == closing.CodePayjsRejected && (a.result.Upstream == nil || a.result.Upstream.ReturnMsg != "订单已支付" || a.result.Status != closing.StatusRejected) {
 				t.Errorf("rejected result lost PAYJS's answer: %+v", a.result)
 			}
 		})

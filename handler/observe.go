@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // Namespace is the CloudWatch namespace of the function's metrics.
@@ -88,30 +89,19 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// maxLoggedInput bounds how much of a caller's (possibly hostile) value
-// goes into a log line.
-const maxLoggedInput = 64
-
-func clip(s string) string {
-	if len(s) > maxLoggedInput {
-		return clipUTF8(s, maxLoggedInput) + "…"
-	}
-	return s
-}
-
 // served logs one request's outcome and counts it. err is why it failed,
 // if it did; its cause is logged, never answered.
-func (o *Observer) served(ctx context.Context, kind EventKind, record string, req Request, res *Result, latency time.Duration, err error) {
+func (o *Observer) served(ctx context.Context, kind EventKind, record string, req closing.Request, res *closing.Result, latency time.Duration, err error) {
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String("event_kind", string(kind)),
-		slog.String("payjs_order_id", clip(req.PayjsOrderID)),
+		slog.String("payjs_order_id", closing.Clip(req.PayjsOrderID)),
 		slog.String("outcome", res.Status),
 		slog.Int("attempts", res.Attempts),
 		slog.Float64("latency_ms", ms(latency)),
 	}
 	if req.MchID != "" {
-		attrs = append(attrs, slog.String("mchid", clip(req.MchID)))
+		attrs = append(attrs, slog.String("mchid", closing.Clip(req.MchID)))
 	}
 	if record != "" {
 		attrs = append(attrs, slog.String("sqs_message_id", record))
@@ -122,7 +112,7 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 	if req.Scheduled {
 		attrs = append(attrs, slog.Bool("scheduled", true))
 	}
-	unverified := res.Status == StatusClosed && !res.Verified
+	unverified := res.Status == closing.StatusClosed && !res.Verified
 	if res.OK {
 		attrs = append(attrs, slog.Bool("verified", res.Verified))
 		if unverified {
@@ -138,7 +128,7 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 	if res.Upstream != nil {
 		attrs = append(attrs, slog.Int("return_code", res.Upstream.ReturnCode), slog.String("return_msg", res.Upstream.ReturnMsg))
 	}
-	var e *Error
+	var e *closing.Error
 	if errors.As(err, &e) && e.Cause != nil {
 		attrs = append(attrs, slog.String("cause", e.Cause.Error()))
 	}
@@ -153,36 +143,36 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 			mets = append(mets, metric{Name: name, Unit: "Count", value: 1})
 		}
 	}
-	count("RetryableFailures", res.retryable())
-	count("PaidOrders", res.code() == CodeOrderPaid && !req.Scheduled)
+	count("RetryableFailures", res.Retryable())
+	count("PaidOrders", res.Code() == closing.CodeOrderPaid && !req.Scheduled)
 	count("UnverifiedSuccesses", unverified)
 	count("SQSPermanentFailures", kind == EventSQS && res.Failure != nil && !res.Failure.Retryable)
 	o.emit(map[string]string{"Outcome": res.Status}, mets...)
 }
 
-// keyMismatch logs and counts a signature that PAYJS rejected even after
+// KeyMismatch logs and counts a signature that PAYJS rejected even after
 // the secret was read again: the key in the secret is not the merchant's
 // key at PAYJS.
-func (o *Observer) keyMismatch(ctx context.Context, req Request) {
+func (o *Observer) KeyMismatch(ctx context.Context, req closing.Request) {
 	o.log.LogAttrs(ctx, slog.LevelError, "PAYJS rejected the signature: the secret's key differs from the merchant's key at PAYJS, even after reading the secret again",
-		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", clip(req.MchID)))
+		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", closing.Clip(req.MchID)))
 	o.emit(nil, metric{Name: "KeyMismatches", Unit: "Count", value: 1})
 }
 
-// keyRotationHealed logs and counts a signature PAYJS rejected that the
+// KeyRotationHealed logs and counts a signature PAYJS rejected that the
 // refreshed secret's new key then made good: a key rotation, caught in
 // the same invoke, that needs nobody.
-func (o *Observer) keyRotationHealed(ctx context.Context, req Request) {
+func (o *Observer) KeyRotationHealed(ctx context.Context, req closing.Request) {
 	o.log.LogAttrs(ctx, slog.LevelWarn, "PAYJS rejected the signature of the key in use; the secret read again holds a new key, which PAYJS took: a key rotation",
-		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", clip(req.MchID)))
+		slog.String("payjs_order_id", req.PayjsOrderID), slog.String("mchid", closing.Clip(req.MchID)))
 	o.emit(nil, metric{Name: "KeyRotationsHealed", Unit: "Count", value: 1})
 }
 
-// scheduled logs and counts a schedule's create, reschedule or cancel.
-func (o *Observer) scheduled(ctx context.Context, action string, req Request, at time.Time) {
+// Scheduled logs and counts a schedule's create, reschedule or cancel.
+func (o *Observer) Scheduled(ctx context.Context, action string, req closing.Request, at time.Time) {
 	attrs := []slog.Attr{slog.String("action", action), slog.String("payjs_order_id", req.PayjsOrderID)}
 	if !at.IsZero() {
-		attrs = append(attrs, slog.String("close_at", rfc3339(at)))
+		attrs = append(attrs, slog.String("close_at", closing.RFC3339(at)))
 	}
 	o.log.LogAttrs(ctx, slog.LevelInfo, "schedule", attrs...)
 	o.emit(map[string]string{"Action": action}, metric{Name: "Schedules", Unit: "Count", dim: "Action", value: 1})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // emfLine is an Embedded Metric Format line as CloudWatch reads it.
@@ -70,30 +71,30 @@ func metricsIn(t *testing.T, out string) map[string]float64 {
 func TestMetricsOfEachOutcome(t *testing.T) {
 	cases := []struct {
 		name string
-		res  Result
+		res  closing.Result
 		kind EventKind
 		want []string
 	}{
-		{"closed", Result{OK: true, Status: StatusClosed, Verified: true, Attempts: 1}, EventDirect,
+		{"closed", closing.Result{OK: true, Status: closing.StatusClosed, Verified: true, Attempts: 1}, EventDirect,
 			[]string{"Closes[Outcome=closed]", "UpstreamLatency[]"}},
-		{"closed unsigned", Result{OK: true, Status: StatusClosed, Attempts: 1}, EventDirect,
+		{"closed unsigned", closing.Result{OK: true, Status: closing.StatusClosed, Attempts: 1}, EventDirect,
 			[]string{"Closes[Outcome=closed]", "UpstreamLatency[]", "UnverifiedSuccesses[]"}},
-		{"already closed", Result{OK: true, Status: StatusAlreadyClosed, Attempts: 1}, EventDirect,
+		{"already closed", closing.Result{OK: true, Status: closing.StatusAlreadyClosed, Attempts: 1}, EventDirect,
 			[]string{"Closes[Outcome=already_closed]", "UpstreamLatency[]"}},
-		{"paid", failure(errorf(CodeOrderPaid, "paid")), EventDirect,
+		{"paid", closing.Failed(closing.Errorf(closing.CodeOrderPaid, "paid")), EventDirect,
 			[]string{"Closes[Outcome=paid]", "PaidOrders[]"}},
-		{"retryable", failure(errorf(CodePayjsTimeout, "slow")), EventDirect,
+		{"retryable", closing.Failed(closing.Errorf(closing.CodePayjsTimeout, "slow")), EventDirect,
 			[]string{"Closes[Outcome=error]", "RetryableFailures[]"}},
-		{"permanent on SQS", failure(errorf(CodeInvalidOrderID, "bad")), EventSQS,
+		{"permanent on SQS", closing.Failed(closing.Errorf(closing.CodeInvalidOrderID, "bad")), EventSQS,
 			[]string{"Closes[Outcome=invalid]", "SQSPermanentFailures[]"}},
-		{"scheduled", Result{OK: true, Status: StatusScheduled}, EventHTTPAPI,
+		{"scheduled", closing.Result{OK: true, Status: closing.StatusScheduled}, EventHTTPAPI,
 			[]string{"Closes[Outcome=scheduled]"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
 			o := NewJSONObserver(&out, slog.LevelInfo)
-			o.served(context.Background(), tc.kind, "", Request{PayjsOrderID: order1}, &tc.res, time.Millisecond, nil)
+			o.served(context.Background(), tc.kind, "", closing.Request{PayjsOrderID: order1}, &tc.res, time.Millisecond, nil)
 			got := metricsIn(t, out.String())
 			names := make([]string, 0, len(got))
 			for name, v := range got {
@@ -117,10 +118,10 @@ func TestOtherMetrics(t *testing.T) {
 	o.coldStart()
 	o.SecretLoaded(true, 30*time.Millisecond)
 	o.SecretLoaded(false, time.Second)
-	o.keyMismatch(context.Background(), Request{PayjsOrderID: order1})
-	o.keyRotationHealed(context.Background(), Request{PayjsOrderID: order1})
-	o.scheduled(context.Background(), "create", Request{PayjsOrderID: order1}, time.Now().Add(time.Hour))
-	o.scheduled(context.Background(), "cancel", Request{PayjsOrderID: order1}, time.Time{})
+	o.KeyMismatch(context.Background(), closing.Request{PayjsOrderID: order1})
+	o.KeyRotationHealed(context.Background(), closing.Request{PayjsOrderID: order1})
+	o.Scheduled(context.Background(), "create", closing.Request{PayjsOrderID: order1}, time.Now().Add(time.Hour))
+	o.Scheduled(context.Background(), "cancel", closing.Request{PayjsOrderID: order1}, time.Time{})
 	got := metricsIn(t, out.String())
 	want := map[string]float64{
 		"ColdStarts[]": 1, "SecretLoads[Result=ok]": 1, "SecretLoadLatency[Result=ok]": 30,
@@ -141,6 +142,7 @@ func TestConcurrentLinesStayWhole(t *testing.T) {
 	hs := newHarness(t)
 	var out testlog.Buffer
 	hs.h.deps.Obs = NewJSONObserver(&out, slog.LevelInfo)
+	hs.rebuild()
 	if _, lerr := hs.invoke(t, event(t, "sqs.json")); lerr != nil {
 		t.Fatal(lerr)
 	}

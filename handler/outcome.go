@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -47,7 +48,7 @@ const (
 // request_id included, plus the merchant and whether a schedule fired the
 // close. It holds no key and no signature: the Result never does.
 type OutcomeDetail struct {
-	Result
+	closing.Result
 	// MchID is the merchant whose key closed the order: the request's
 	// mchid, or the secret's only merchant.
 	MchID string `json:"mchid,omitempty"`
@@ -59,15 +60,15 @@ type OutcomeDetail struct {
 // when it is no final outcome of a close: a retryable failure (it will be
 // retried, and will publish then), a schedule or a cancel (not a close), a
 // request without a valid order id (nothing to tell the shop about).
-func outcomeType(req Request, res *Result) string {
+func outcomeType(req closing.Request, res *closing.Result) string {
 	switch {
-	case !payjs.ValidOrderID(res.PayjsOrderID), req.Cancel, res.retryable():
+	case !payjs.ValidOrderID(res.PayjsOrderID), req.Cancel, res.Retryable():
 		return ""
-	case res.Status == StatusClosed, res.Status == StatusAlreadyClosed:
+	case res.Status == closing.StatusClosed, res.Status == closing.StatusAlreadyClosed:
 		return OutcomeClosed
-	case res.code() == CodeOrderPaid:
+	case res.Code() == closing.CodeOrderPaid:
 		return OutcomePaid
-	case res.Failure != nil && (req.CloseAt == "" && req.CloseAfter == "" || res.code() != CodeInvalidRequest):
+	case res.Failure != nil && (req.CloseAt == "" && req.CloseAfter == "" || res.Code() != closing.CodeInvalidRequest):
 		return OutcomeFailed
 	}
 	return "" // scheduled, or a close_at or close_after refused
@@ -91,7 +92,7 @@ func (h *Handler) publishesFor(kind EventKind) bool {
 // the bus in one Publish, and reports the records whose outcome could not
 // be published: they must be delivered again (their retry finds the order
 // already closed and publishes then).
-func (h *Handler) publishOutcomes(ctx context.Context, records []events.SQSMessage, reqs []Request, results []Result) (failed []bool) {
+func (h *Handler) publishOutcomes(ctx context.Context, records []events.SQSMessage, reqs []closing.Request, results []closing.Result) (failed []bool) {
 	names := make([]string, len(records))
 	for i := range records {
 		names[i] = records[i].MessageId
@@ -102,7 +103,7 @@ func (h *Handler) publishOutcomes(ctx context.Context, records []events.SQSMessa
 // publish puts the final outcomes among results on the bus. failed[i]
 // is true when results[i] had one and it is not on the bus. names are the
 // SQS message ids, for the log; nil elsewhere.
-func (h *Handler) publish(ctx context.Context, kind EventKind, names []string, reqs []Request, results []Result) (failed []bool) {
+func (h *Handler) publish(ctx context.Context, kind EventKind, names []string, reqs []closing.Request, results []closing.Result) (failed []bool) {
 	failed = make([]bool, len(results))
 	if len(results) == 0 || !h.publishesFor(kind) {
 		return failed
@@ -145,16 +146,12 @@ func (h *Handler) publish(ctx context.Context, kind EventKind, names []string, r
 
 // mchid is the merchant that req names, or that the secret's only merchant
 // is: the shop's detail names it even when the request did not.
-func (h *Handler) mchid(ctx context.Context, req Request) string {
-	set, err := h.deps.Keys.Get(ctx) // served from memory: the close just used it
+func (h *Handler) mchid(ctx context.Context, req closing.Request) string {
+	mchid, _, err := h.deps.Keys.Key(ctx, req.MchID) // served from memory: the close just used it
 	if err != nil {
 		return req.MchID
 	}
-	m, err := set.Lookup(req.MchID)
-	if err != nil {
-		return req.MchID
-	}
-	return m.MchID
+	return mchid
 }
 
 // finalPublished shapes the answer of an EventBridge or direct invoke
@@ -162,8 +159,8 @@ func (h *Handler) mchid(ctx context.Context, req Request) string {
 // outcome could not be published, the invoke fails with a Lambda error of
 // type outcome_unpublished: the asynchronous retry finds the order already
 // closed and publishes then.
-func (h *Handler) finalPublished(ctx context.Context, kind EventKind, req Request, res Result) ([]byte, error) {
-	if h.publish(ctx, kind, nil, []Request{req}, []Result{res})[0] {
+func (h *Handler) finalPublished(ctx context.Context, kind EventKind, req closing.Request, res closing.Result) ([]byte, error) {
+	if h.publish(ctx, kind, nil, []closing.Request{req}, []closing.Result{res})[0] {
 		body, err := json.Marshal(res)
 		if err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -179,41 +180,41 @@ func TestUnpublishedOutcomeIsRetried(t *testing.T) {
 	}
 	evs := pub.published()
 	last := detailOf(t, evs[len(evs)-1])
-	if evs[len(evs)-1].DetailType != OutcomeClosed || last.Status != StatusAlreadyClosed || last.PayjsOrderID != "2026112500000000000000000005" {
+	if evs[len(evs)-1].DetailType != OutcomeClosed || last.Status != closing.StatusAlreadyClosed || last.PayjsOrderID != "2026112500000000000000000005" {
 		t.Errorf("retry published %s %s, want PAYJS Order Closed already_closed", evs[len(evs)-1].DetailType, evs[len(evs)-1].Detail)
 	}
 }
 
 func TestOutcomeTypes(t *testing.T) {
-	ok := Result{OK: true, Status: StatusClosed, PayjsOrderID: order1}
-	fail := func(code Code) Result {
-		r := failure(errorf(code, "x"))
+	ok := closing.Result{OK: true, Status: closing.StatusClosed, PayjsOrderID: order1}
+	fail := func(code closing.Code) closing.Result {
+		r := closing.Failed(closing.Errorf(code, "x"))
 		r.PayjsOrderID = order1
 		return r
 	}
 	already := ok
-	already.Status = StatusAlreadyClosed
-	scheduled := Result{OK: true, Status: StatusScheduled, PayjsOrderID: order1}
-	noID := failure(errorf(CodeInvalidOrderID, "x"))
+	already.Status = closing.StatusAlreadyClosed
+	scheduled := closing.Result{OK: true, Status: closing.StatusScheduled, PayjsOrderID: order1}
+	noID := closing.Failed(closing.Errorf(closing.CodeInvalidOrderID, "x"))
 	cases := []struct {
 		name string
-		req  Request
-		res  Result
+		req  closing.Request
+		res  closing.Result
 		want string
 	}{
-		{"closed", Request{}, ok, OutcomeClosed},
-		{"already closed", Request{}, already, OutcomeClosed},
-		{"paid", Request{}, fail(CodeOrderPaid), OutcomePaid},
-		{"rejected", Request{}, fail(CodePayjsRejected), OutcomeFailed},
-		{"unknown mchid", Request{MchID: "9"}, fail(CodeInvalidRequest), OutcomeFailed},
-		{"retryable", Request{}, fail(CodePayjsUnavailable), ""},
-		{"key mismatch", Request{}, fail(CodeKeyMismatch), ""},
-		{"no valid order id", Request{}, noID, ""},
-		{"scheduled", Request{CloseAfter: "15m"}, scheduled, ""},
-		{"bad close_after", Request{CloseAfter: "soon"}, fail(CodeInvalidRequest), ""},
-		{"close_at in the past closes", Request{CloseAt: "2020-01-01T00:00:00Z"}, ok, OutcomeClosed},
-		{"cancel", Request{Cancel: true}, Result{OK: true, Status: StatusCancelled, PayjsOrderID: order1}, ""},
-		{"cancel of nothing", Request{Cancel: true}, fail(CodeNotScheduled), ""},
+		{"closed", closing.Request{}, ok, OutcomeClosed},
+		{"already closed", closing.Request{}, already, OutcomeClosed},
+		{"paid", closing.Request{}, fail(closing.CodeOrderPaid), OutcomePaid},
+		{"rejected", closing.Request{}, fail(closing.CodePayjsRejected), OutcomeFailed},
+		{"unknown mchid", closing.Request{MchID: "9"}, fail(closing.CodeInvalidRequest), OutcomeFailed},
+		{"retryable", closing.Request{}, fail(closing.CodePayjsUnavailable), ""},
+		{"key mismatch", closing.Request{}, fail(closing.CodeKeyMismatch), ""},
+		{"no valid order id", closing.Request{}, noID, ""},
+		{"scheduled", closing.Request{CloseAfter: "15m"}, scheduled, ""},
+		{"bad close_after", closing.Request{CloseAfter: "soon"}, fail(closing.CodeInvalidRequest), ""},
+		{"close_at in the past closes", closing.Request{CloseAt: "2020-01-01T00:00:00Z"}, ok, OutcomeClosed},
+		{"cancel", closing.Request{Cancel: true}, closing.Result{OK: true, Status: closing.StatusCancelled, PayjsOrderID: order1}, ""},
+		{"cancel of nothing", closing.Request{Cancel: true}, fail(closing.CodeNotScheduled), ""},
 	}
 	for _, tc := range cases {
 		if got := outcomeType(tc.req, &tc.res); got != tc.want {
@@ -274,10 +275,10 @@ func TestFailedPublishOnEachWayIn(t *testing.T) {
 	if lerr == nil || lerr.Type != ErrTypeOutcomeUnpublished {
 		t.Fatalf("EventBridge: Lambda error %v, want type %s", lerr, ErrTypeOutcomeUnpublished)
 	}
-	if r := decodeResult(t, []byte(lerr.Message)); !r.OK || r.Status != StatusClosed {
+	if r := decodeResult(t, []byte(lerr.Message)); !r.OK || r.Status != closing.StatusClosed {
 		t.Errorf("EventBridge: error message %s, want the closed result", lerr.Message)
 	}
-	if a := hs.invokeHTTP(t, event(t, "http-api.json")); a.status != 200 || a.result.Status != StatusClosed {
+	if a := hs.invokeHTTP(t, event(t, "http-api.json")); a.status != 200 || a.result.Status != closing.StatusClosed {
 		t.Errorf("HTTP: %d %+v, want 200 closed", a.status, a.result)
 	}
 	if n := metricsIn(t, hs.out.String())["OutcomePublishFailures[]"]; n != 2 {
@@ -295,32 +296,5 @@ func TestNoBusPublishesNothing(t *testing.T) {
 	}
 	if strings.Contains(hs.out.String(), `"detail_type"`) {
 		t.Errorf("logged an outcome without a bus:\n%s", hs.out.String())
-	}
-}
-
-func TestOutcomeConfig(t *testing.T) {
-	c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_OUTCOME_BUS", " shop-events ", "PAYJS_OUTCOME_ALL", "true"))
-	if err != nil || c.OutcomeBus != "shop-events" || !c.OutcomeAll {
-		t.Errorf("config = %+v, %v", c, err)
-	}
-	for _, bus := range []string{"arn:aws:events:us-east-1:123456789012:event-bus/shop-events", "arn:aws-cn:events:cn-north-1:123456789012:event-bus/a.b_c/d-e", strings.Repeat("b", 256)} {
-		if c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_OUTCOME_BUS", bus)); err != nil || c.OutcomeBus != bus || c.OutcomeAll {
-			t.Errorf("%s: config = %+v, %v", bus, c, err)
-		}
-	}
-	for _, bad := range [][]string{
-		{"PAYJS_OUTCOME_BUS", "shop events"},
-		{"PAYJS_OUTCOME_BUS", "arn:aws:sqs:us-east-1:123456789012:queue"},
-		{"PAYJS_OUTCOME_BUS", "arn:aws:events:us-east-1:1234:event-bus/shop"},
-		{"PAYJS_OUTCOME_BUS", "arn:aws:events:us-east-1:123456789012:rule/shop"},
-		{"PAYJS_OUTCOME_BUS", strings.Repeat("b", 257)},
-		{"PAYJS_OUTCOME_BUS", "b", "PAYJS_OUTCOME_ALL", "yes please"},
-		{"PAYJS_OUTCOME_ALL", "true"},
-	} {
-		_, err := LoadConfig(env(append([]string{"PAYJS_SECRET_ID", "s"}, bad...)...))
-		var ce *ConfigError
-		if !errors.As(err, &ce) || ce.Var != bad[len(bad)-2] {
-			t.Errorf("%v: error %v, want one naming %s", bad, err, bad[len(bad)-2])
-		}
 	}
 }

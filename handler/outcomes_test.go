@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -24,7 +25,7 @@ type merchantAt struct {
 	tries int
 }
 
-func (m *merchantAt) closer(key string) (OrderCloser, error) {
+func (m *merchantAt) closer(key string) (closing.Closer, error) {
 	return closerFunc(func(_ context.Context, id string) (*payjs.Result, error) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -81,10 +82,11 @@ func rotationHarness(t *testing.T, secretKey, payjsKey string) (*harness, *secre
 	hs := newHarness(t)
 	sm := &secretsManager{key: secretKey}
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	hs.h.deps.Keys = secret.NewStore(sm, "payjs-close", secret.WithClock(func() time.Time { return now }),
+	store := secret.NewStore(sm, "payjs-close", secret.WithClock(func() time.Time { return now }),
 		secret.WithLogger(slog.New(slog.DiscardHandler)))
 	m := &merchantAt{key: payjsKey}
-	hs.h.deps.NewCloser = m.closer
+	hs.h.deps.Keys, hs.h.deps.NewCloser = store, m.closer
+	hs.rebuild()
 	return hs, sm, m, &now
 }
 
@@ -95,7 +97,7 @@ func TestKeyRotationHealsWithinOneInvoke(t *testing.T) {
 	// PAYJS and in the secret. The next close heals, without waiting for
 	// the TTL.
 	hs, sm, m, _ := rotationHarness(t, testKey, rotatedKey)
-	if _, err := hs.h.deps.Keys.Get(context.Background()); err != nil {
+	if _, _, err := hs.h.deps.Keys.Key(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	sm.set(rotatedKey, nil)
@@ -104,7 +106,7 @@ func TestKeyRotationHealsWithinOneInvoke(t *testing.T) {
 		t.Fatalf("Lambda error %v", lerr)
 	}
 	res := decodeResult(t, out)
-	if !res.OK || res.Status != StatusClosed || res.Attempts != 2 || m.tries != 2 || sm.count() != 2 {
+	if !res.OK || res.Status != closing.StatusClosed || res.Attempts != 2 || m.tries != 2 || sm.count() != 2 {
 		t.Errorf("result %+v after %d closes and %d secret reads; want closed with the new key in one invoke", res, m.tries, sm.count())
 	}
 	if !strings.Contains(hs.out.String(), `"KeyRotationsHealed":1`) || !strings.Contains(hs.out.String(), `"level":"WARN","message":"PAYJS rejected the signature`) {
@@ -122,7 +124,7 @@ func TestKeyMismatchOnEveryWayIn(t *testing.T) {
 	// Direct: a Lambda error typed key_mismatch, so that async retries
 	// and the dead-letter queue take over.
 	_, lerr := hs.invoke(t, event(t, "direct.json"))
-	if lerr == nil || lerr.Type != string(CodeKeyMismatch) {
+	if lerr == nil || lerr.Type != string(closing.CodeKeyMismatch) {
 		t.Fatalf("direct: %v, want a key_mismatch Lambda error", lerr)
 	}
 	if sm.count() != 2 || m.tries != 1 {
@@ -131,7 +133,7 @@ func TestKeyMismatchOnEveryWayIn(t *testing.T) {
 	// HTTP: 503, retryable. Within 10 s of the last forced refresh, the
 	// secret is not read again.
 	a := hs.invokeHTTP(t, event(t, "http-api.json"))
-	if a.status != 503 || a.result.code() != CodeKeyMismatch || !a.result.Failure.Retryable || a.result.Upstream == nil {
+	if a.status != 503 || a.result.Code() != closing.CodeKeyMismatch || !a.result.Failure.Retryable || a.result.Upstream == nil {
 		t.Errorf("HTTP: %d %+v", a.status, a.result)
 	}
 	if sm.count() != 2 {
@@ -147,7 +149,7 @@ func TestKeyMismatchOnEveryWayIn(t *testing.T) {
 	sm.set(rotatedKey, nil)
 	*now = now.Add(secret.MinForcedRefresh)
 	a = hs.invokeHTTP(t, event(t, "http-api.json"))
-	if a.status != 200 || a.result.Status != StatusClosed || sm.count() != 3 {
+	if a.status != 200 || a.result.Status != closing.StatusClosed || sm.count() != 3 {
 		t.Errorf("after the fix: %d %+v, %d reads", a.status, a.result, sm.count())
 	}
 	for _, out := range []string{hs.out.String()} {
@@ -163,7 +165,7 @@ func TestKeyLoadBacksOff(t *testing.T) {
 	start := time.Now()
 	for i := range 3 {
 		a := hs.invokeHTTP(t, event(t, "http-api.json"))
-		if a.status != 503 || a.result.code() != CodeConfigUnavailable || !a.result.Failure.Retryable {
+		if a.status != 503 || a.result.Code() != closing.CodeConfigUnavailable || !a.result.Failure.Retryable {
 			t.Fatalf("invoke %d: %d %+v", i, a.status, a.result)
 		}
 	}
@@ -201,7 +203,7 @@ func TestPAYJSMessageIsClipped(t *testing.T) {
 		t.Fatal(lerr)
 	}
 	res := decodeResult(t, out)
-	if res.code() != CodePayjsRejected || len(res.Upstream.ReturnMsg) > 256 || !strings.HasPrefix(long, res.Upstream.ReturnMsg) || len(out) > 2048 {
+	if res.Code() != closing.CodePayjsRejected || len(res.Upstream.ReturnMsg) > 256 || !strings.HasPrefix(long, res.Upstream.ReturnMsg) || len(out) > 2048 {
 		t.Errorf("result of %d bytes, return_msg of %d bytes; want it clipped to 256 on a character boundary", len(out), len(res.Upstream.ReturnMsg))
 	}
 	for line := range strings.Lines(hs.out.String()) {
@@ -254,19 +256,19 @@ func TestAlreadyClosedAndPaidAnswers(t *testing.T) {
 		name   string
 		answer func(string) (*payjs.Result, error)
 		status string
-		code   Code
+		code   closing.Code
 		http   int
 	}{
-		{"already closed", refused(payjs.KindAlreadyClosed, "订单已关闭"), StatusAlreadyClosed, "", 200},
-		{"paid", refused(payjs.KindPaid, "订单已支付"), StatusPaid, CodeOrderPaid, 409},
-		{"other", refused(payjs.KindRejected, "订单不存在"), StatusRejected, CodePayjsRejected, 422},
+		{"already closed", refused(payjs.KindAlreadyClosed, "订单已关闭"), closing.StatusAlreadyClosed, "", 200},
+		{"paid", refused(payjs.KindPaid, "订单已支付"), closing.StatusPaid, closing.CodeOrderPaid, 409},
+		{"other", refused(payjs.KindRejected, "订单不存在"), closing.StatusRejected, closing.CodePayjsRejected, 422},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newHarness(t)
 			hs.closer.answer = tc.answer
 			a := hs.invokeHTTP(t, event(t, "http-api.json"))
-			if a.status != tc.http || a.result.Status != tc.status || a.result.code() != tc.code || a.result.Upstream == nil {
+			if a.status != tc.http || a.result.Status != tc.status || a.result.Code() != tc.code || a.result.Upstream == nil {
 				t.Errorf("HTTP: %d %+v", a.status, a.result)
 			}
 			out, lerr := hs.invoke(t, event(t, "direct.json"))
@@ -307,7 +309,7 @@ func TestScheduledCloseOfAPaidOrderPagesNobody(t *testing.T) {
 			return nil, &payjs.Error{Kind: payjs.KindPaid, Msg: "x", Attempts: 1, Result: &payjs.Result{ReturnMsg: "订单已支付", PayjsOrderID: id, Attempts: 1}}
 		}
 		// A schedule's message reaches the function through the close
-		// queue: only there is "scheduled" honored (scheduled.go).
+		// queue: only there is "scheduled" honored (fromOutside).
 		out, lerr := hs.invoke(t, sqsBodies(tc.payload))
 		if lerr != nil || string(out) != `{"batchItemFailures":[]}` || !strings.Contains(hs.out.String(), `"error_code":"order_paid"`) {
 			t.Fatalf("%s: %s %v, want order_paid, not retried", tc.payload, out, lerr)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 )
 
@@ -39,7 +40,8 @@ func rotatedSandbox(t *testing.T, latency time.Duration) (*harness, *secretsMana
 	m := &merchantAt{key: testKey}
 	hs.h.deps.NewCloser = m.closer
 	hs.h.deps.SQSConcurrency = 10
-	if _, err := hs.h.deps.Keys.Get(context.Background()); err != nil {
+	hs.rebuild()
+	if _, _, err := hs.h.deps.Keys.Key(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	sm.set(rotatedKey, nil)
@@ -83,16 +85,16 @@ func TestKeyRotationHealsAnSQSBatch(t *testing.T) {
 func TestKeyRotationHealsFiftyConcurrentCloses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hs, sm, _ := rotatedSandbox(t, 200*time.Millisecond)
-		results := make([]Result, 50)
+		results := make([]closing.Result, 50)
 		var wg sync.WaitGroup
 		for i := range results {
 			wg.Go(func() {
-				results[i] = hs.h.serve(lambdaCtx(t), EventDirect, "", Request{PayjsOrderID: fmt.Sprintf("rot%d", i)}, nil)
+				results[i] = hs.h.serve(lambdaCtx(t), EventDirect, "", closing.Request{PayjsOrderID: fmt.Sprintf("rot%d", i)}, nil)
 			})
 		}
 		wg.Wait()
 		for i, res := range results {
-			if !res.OK || res.Status != StatusClosed {
+			if !res.OK || res.Status != closing.StatusClosed {
 				t.Errorf("close %d: %+v; want closed with the new key", i, res)
 			}
 		}
@@ -110,12 +112,12 @@ func TestKeyRotationHealsFiftyConcurrentCloses(t *testing.T) {
 // ERROR, once per close.
 func TestKeyMismatchAfterTheRefreshStillCounts(t *testing.T) {
 	hs, sm, _, _ := rotationHarness(t, testKey, "neither-key-in-the-secret")
-	if _, err := hs.h.deps.Keys.Get(context.Background()); err != nil {
+	if _, _, err := hs.h.deps.Keys.Key(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	sm.set(rotatedKey, nil) // a new key, but not the one PAYJS holds
 	_, lerr := hs.invoke(t, event(t, "direct.json"))
-	if lerr == nil || lerr.Type != string(CodeKeyMismatch) {
+	if lerr == nil || lerr.Type != string(closing.CodeKeyMismatch) {
 		t.Fatalf("%v, want a key_mismatch Lambda error", lerr)
 	}
 	log := hs.out.String()

@@ -11,17 +11,18 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // fakeScheduler keeps schedules in memory and answers err when set.
 type fakeScheduler struct {
 	mu      sync.Mutex
-	entries map[string]ScheduledClose
+	entries map[string]closing.ScheduledClose
 	err     error
 	calls   int
 }
 
-func (f *fakeScheduler) Schedule(_ context.Context, s ScheduledClose) (bool, error) {
+func (f *fakeScheduler) Schedule(_ context.Context, s closing.ScheduledClose) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -41,7 +42,7 @@ func (f *fakeScheduler) Cancel(_ context.Context, name string) error {
 		return f.err
 	}
 	if _, ok := f.entries[name]; !ok {
-		return ErrNotScheduled
+		return closing.ErrNotScheduled
 	}
 	delete(f.entries, name)
 	return nil
@@ -53,10 +54,11 @@ const invokedARN = "arn:aws:lambda:us-east-1:123456789012:function:payjs-close:l
 func schedHarness(t *testing.T) (*harness, *fakeScheduler, time.Time) {
 	t.Helper()
 	hs := newHarness(t)
-	fs := &fakeScheduler{entries: map[string]ScheduledClose{}}
+	fs := &fakeScheduler{entries: map[string]closing.ScheduledClose{}}
 	now := time.Date(2026, 11, 29, 12, 0, 0, 500_000_000, time.UTC)
 	hs.h.deps.Scheduler = fs
 	hs.h.deps.Now = func() time.Time { return now }
+	hs.rebuild()
 	return hs, fs, now
 }
 
@@ -106,7 +108,7 @@ func TestScheduleOnEveryWayIn(t *testing.T) {
 			}
 			res := decodeAnswer(t, tc.kind, out, 202)
 			want := now.Add(15 * time.Minute).Truncate(time.Second)
-			if !res.OK || res.Status != StatusScheduled || res.CloseAt != want.Format(time.RFC3339) || res.PayjsOrderID != order1 {
+			if !res.OK || res.Status != closing.StatusScheduled || res.CloseAt != want.Format(time.RFC3339) || res.PayjsOrderID != order1 {
 				t.Fatalf("result = %+v", res)
 			}
 			s := fs.entries["close-"+order1]
@@ -125,7 +127,7 @@ func TestScheduleOnEveryWayIn(t *testing.T) {
 
 // decodeAnswer returns the Result of an answer of kind, checking the HTTP
 // status for HTTP kinds.
-func decodeAnswer(t *testing.T, kind EventKind, out []byte, status int) Result {
+func decodeAnswer(t *testing.T, kind EventKind, out []byte, status int) closing.Result {
 	t.Helper()
 	res, got := readAnswer(t, kind, out)
 	if got != 0 && got != status {
@@ -138,21 +140,21 @@ func TestScheduleTimes(t *testing.T) {
 	cases := []struct {
 		name    string
 		members string
-		code    Code // "" = ok
-		closes  bool // closed now rather than scheduled
+		code    closing.Code // "" = ok
+		closes  bool         // closed now rather than scheduled
 	}{
 		{"61 s ahead is scheduled", `,"close_after":"61s"`, "", false},
 		{"60 s ahead closes now", `,"close_after":"60s"`, "", true},
 		{"in the past closes now", `,"close_at":"2026-11-29T11:00:00Z"`, "", true},
 		{"30 days ahead is scheduled", `,"close_after":"720h"`, "", false},
-		{"30 days and a second is refused", `,"close_after":"720h0m1s"`, CodeInvalidRequest, false},
+		{"30 days and a second is refused", `,"close_after":"720h0m1s"`, closing.CodeInvalidRequest, false},
 		{"close_at in another zone", `,"close_at":"2026-11-29T20:30:00+08:00"`, "", false},
-		{"both fields", `,"close_at":"2026-11-29T13:00:00Z","close_after":"15m"`, CodeInvalidRequest, false},
-		{"malformed close_at", `,"close_at":"tomorrow"`, CodeInvalidRequest, false},
-		{"malformed close_after", `,"close_after":"15 minutes"`, CodeInvalidRequest, false},
-		{"numeric close_after", `,"close_after":900`, CodeInvalidRequest, false},
-		{"unknown action", `,"action":"refund"`, CodeInvalidRequest, false},
-		{"cancel with a time", `,"action":"cancel","close_after":"15m"`, CodeInvalidRequest, false},
+		{"both fields", `,"close_at":"2026-11-29T13:00:00Z","close_after":"15m"`, closing.CodeInvalidRequest, false},
+		{"malformed close_at", `,"close_at":"tomorrow"`, closing.CodeInvalidRequest, false},
+		{"malformed close_after", `,"close_after":"15 minutes"`, closing.CodeInvalidRequest, false},
+		{"numeric close_after", `,"close_after":900`, closing.CodeInvalidRequest, false},
+		{"unknown action", `,"action":"refund"`, closing.CodeInvalidRequest, false},
+		{"cancel with a time", `,"action":"cancel","close_after":"15m"`, closing.CodeInvalidRequest, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,15 +166,15 @@ func TestScheduleTimes(t *testing.T) {
 			res := decodeResult(t, out)
 			switch {
 			case tc.code != "":
-				if res.code() != tc.code || fs.calls != 0 || len(hs.closer.asked) != 0 {
+				if res.Code() != tc.code || fs.calls != 0 || len(hs.closer.asked) != 0 {
 					t.Errorf("result %+v, scheduler calls %d, closes %v; want %s and nothing done", res, fs.calls, hs.closer.asked, tc.code)
 				}
 			case tc.closes:
-				if res.Status != StatusClosed || fs.calls != 0 {
+				if res.Status != closing.StatusClosed || fs.calls != 0 {
 					t.Errorf("result %+v, scheduler calls %d; want closed now", res, fs.calls)
 				}
 			default:
-				if res.Status != StatusScheduled || fs.calls != 1 || len(hs.closer.asked) != 0 {
+				if res.Status != closing.StatusScheduled || fs.calls != 1 || len(hs.closer.asked) != 0 {
 					t.Errorf("result %+v, scheduler calls %d; want scheduled", res, fs.calls)
 				}
 			}
@@ -197,11 +199,11 @@ func TestRescheduleAndCancel(t *testing.T) {
 	// Cancel over HTTP, then again: nothing is scheduled any more.
 	del := event(t, "http-api.json", setPathID(order1), setMethod("DELETE"))
 	out, _ := hs.invokeARN(t, del)
-	if res := decodeAnswer(t, EventHTTPAPI, out, 200); res.Status != StatusCancelled || !res.OK {
+	if res := decodeAnswer(t, EventHTTPAPI, out, 200); res.Status != closing.StatusCancelled || !res.OK {
 		t.Errorf("cancel = %+v", res)
 	}
 	out, _ = hs.invokeARN(t, del)
-	if res := decodeAnswer(t, EventHTTPAPI, out, 404); res.code() != CodeNotScheduled || res.Failure.Retryable {
+	if res := decodeAnswer(t, EventHTTPAPI, out, 404); res.Code() != closing.CodeNotScheduled || res.Failure.Retryable {
 		t.Errorf("second cancel = %+v", res)
 	}
 	// The other ways in cancel with "action": "cancel".
@@ -209,7 +211,7 @@ func TestRescheduleAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := hs.invokeARN(t, withFields(`,"action":"cancel"`))
-	if res := decodeResult(t, out); err != nil || res.Status != StatusCancelled {
+	if res := decodeResult(t, out); err != nil || res.Status != closing.StatusCancelled {
 		t.Errorf("direct cancel = %s, %v", out, err)
 	}
 	if len(fs.entries) != 0 || len(hs.closer.asked) != 0 {
@@ -224,10 +226,10 @@ func TestSchedulerFailures(t *testing.T) {
 	cases := []struct {
 		name string
 		err  error
-		code Code
+		code closing.Code
 	}{
-		{"unavailable", errors.New("ThrottlingException: Rate exceeded"), CodeScheduleUnavailable},
-		{"config", &Error{Code: CodeConfigUnavailable, Message: "access denied"}, CodeConfigUnavailable},
+		{"unavailable", errors.New("ThrottlingException: Rate exceeded"), closing.CodeScheduleUnavailable},
+		{"config", &closing.Error{Code: closing.CodeConfigUnavailable, Message: "access denied"}, closing.CodeConfigUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,7 +262,7 @@ func TestSchedulingOff(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := decodeResult(t, out)
-		if res.code() != CodeInvalidRequest || !strings.Contains(res.Message, "PAYJS_SCHEDULE_GROUP") {
+		if res.Code() != closing.CodeInvalidRequest || !strings.Contains(res.Message, "PAYJS_SCHEDULE_GROUP") {
 			t.Errorf("%s: %+v, want invalid_request naming PAYJS_SCHEDULE_GROUP", members, res)
 		}
 	}

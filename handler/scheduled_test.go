@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // sqsBodies is an SQS event with one record per body, message ids m0, m1…
@@ -61,7 +62,7 @@ func TestOnlyTheFunctionMarksACloseScheduled(t *testing.T) {
 				}
 			} else {
 				res := decodeAnswer(t, tc.kind, out, 400)
-				if res.code() != CodeInvalidRequest || !strings.Contains(res.Failure.Message, "scheduled") {
+				if res.Code() != closing.CodeInvalidRequest || !strings.Contains(res.Failure.Message, "scheduled") {
 					t.Errorf("result %+v; want invalid_request naming scheduled", res)
 				}
 			}
@@ -78,16 +79,16 @@ func TestOnlyTheFunctionMarksACloseScheduled(t *testing.T) {
 func TestScheduleChecksTheMerchantFirst(t *testing.T) {
 	for _, tc := range []struct {
 		name, secret, mchid string
-		code                Code   // "" for scheduled
-		input               string // the schedule's message when scheduled
+		code                closing.Code // "" for scheduled
+		input               string       // the schedule's message when scheduled
 	}{
 		{"one merchant, none named: resolved", "", "", "",
 			`{"payjs_order_id":"` + order1 + `","mchid":"` + testMchID + `","scheduled":true}`},
 		{"one merchant, named", "", testMchID, "",
 			`{"payjs_order_id":"` + order1 + `","mchid":"` + testMchID + `","scheduled":true}`},
-		{"one merchant, another named", "", "1528140052", CodeInvalidRequest, ""},
-		{"several merchants, none named", twoMerchants, "", CodeInvalidRequest, ""},
-		{"several merchants, unknown named", twoMerchants, "9999", CodeInvalidRequest, ""},
+		{"one merchant, another named", "", "1528140052", closing.CodeInvalidRequest, ""},
+		{"several merchants, none named", twoMerchants, "", closing.CodeInvalidRequest, ""},
+		{"several merchants, unknown named", twoMerchants, "9999", closing.CodeInvalidRequest, ""},
 		{"several merchants, known named", twoMerchants, "1528140052", "",
 			`{"payjs_order_id":"` + order1 + `","mchid":"1528140052","scheduled":true}`},
 	} {
@@ -106,12 +107,12 @@ func TestScheduleChecksTheMerchantFirst(t *testing.T) {
 			}
 			res := decodeResult(t, out)
 			if tc.code != "" {
-				if res.code() != tc.code || len(fs.entries) != 0 {
+				if res.Code() != tc.code || len(fs.entries) != 0 {
 					t.Errorf("result %+v, schedules %v; want %s and nothing scheduled", res, fs.entries, tc.code)
 				}
 				return
 			}
-			if res.Status != StatusScheduled || fs.entries["close-"+order1].Input != tc.input {
+			if res.Status != closing.StatusScheduled || fs.entries["close-"+order1].Input != tc.input {
 				t.Errorf("result %+v, schedule %+v; want scheduled with input %s", res, fs.entries["close-"+order1], tc.input)
 			}
 		})
@@ -124,7 +125,7 @@ func TestScheduleWithoutTheKeyIsRetryable(t *testing.T) {
 	hs, fs, _ := schedHarness(t)
 	hs.keys.err = errors.New("secrets manager unreachable")
 	a := hs.invokeHTTP(t, event(t, "http-api.json", setPath("/close"), setBody(`{"payjs_order_id":"`+order1+`","close_after":"10m"}`, "application/json", false)))
-	if a.status != 503 || a.result.code() != CodeConfigUnavailable || !a.result.Failure.Retryable || len(fs.entries) != 0 {
+	if a.status != 503 || a.result.Code() != closing.CodeConfigUnavailable || !a.result.Failure.Retryable || len(fs.entries) != 0 {
 		t.Errorf("%d %+v, schedules %v; want 503 config_unavailable and nothing scheduled", a.status, a.result, fs.entries)
 	}
 }

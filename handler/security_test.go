@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 
@@ -200,12 +201,12 @@ func TestSmuggledValuesNeverReachPAYJS(t *testing.T) {
 		for _, s := range smuggled {
 			t.Run(c.name+"/"+s.name, func(t *testing.T) {
 				payload := c.make(t, s.value)
-				want := CodeInvalidOrderID
+				want := closing.CodeInvalidOrderID
 				if strings.Contains(c.name, "mchid") {
-					want = CodeInvalidRequest
+					want = closing.CodeInvalidRequest
 				}
 				if c.body && len(s.value) > MaxBodyBytes {
-					want = CodePayloadTooLarge
+					want = closing.CodePayloadTooLarge
 				}
 				out, lerr := hs.invoke(t, payload)
 				if lerr != nil {
@@ -215,7 +216,7 @@ func TestSmuggledValuesNeverReachPAYJS(t *testing.T) {
 				if len(out) > 2048 {
 					t.Errorf("answer is %d bytes: it echoes the value", len(out))
 				}
-				var got Code
+				var got closing.Code
 				retryable := false
 				switch c.kind {
 				case EventSQS:
@@ -223,7 +224,7 @@ func TestSmuggledValuesNeverReachPAYJS(t *testing.T) {
 						t.Errorf("answer %s, want no batch item failures", out)
 					}
 					code, _ := lastClose(t, hs.out.String())
-					got = Code(code)
+					got = closing.Code(code)
 				case EventHTTPAPI, EventRESTAPI, EventFunctionURL:
 					var resp events.APIGatewayV2HTTPResponse
 					if err := json.Unmarshal(out, &resp); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
@@ -19,16 +20,17 @@ func simHarness(t *testing.T, opts ...payjs.Option) (*harness, *payjstest.Server
 	t.Cleanup(sim.Close)
 	hs := newHarness(t)
 	hc := payjs.NewHTTPClient()
-	hs.h.deps.NewCloser = func(key string) (OrderCloser, error) {
+	hs.h.deps.NewCloser = func(key string) (closing.Closer, error) {
 		o := append([]payjs.Option{payjs.WithBaseURL(sim.URL), payjs.WithHTTPClient(hc), payjs.WithBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)
 		return payjs.NewClient(key, o...)
 	}
+	hs.rebuild()
 	return hs, sim
 }
 
 // answer runs payload and returns the normalized result and, for HTTP
 // kinds, the status, whatever the kind.
-func (hs *harness) answer(t *testing.T, kind EventKind, payload []byte) (Result, int, bool) {
+func (hs *harness) answer(t *testing.T, kind EventKind, payload []byte) (closing.Result, int, bool) {
 	t.Helper()
 	out, lerr := hs.invoke(t, payload)
 	if lerr != nil {
@@ -40,7 +42,7 @@ func (hs *harness) answer(t *testing.T, kind EventKind, payload []byte) (Result,
 
 // readAnswer returns the Result of an answer of kind and, for HTTP kinds,
 // its status.
-func readAnswer(t *testing.T, kind EventKind, out []byte) (Result, int) {
+func readAnswer(t *testing.T, kind EventKind, out []byte) (closing.Result, int) {
 	t.Helper()
 	switch kind {
 	case EventHTTPAPI, EventRESTAPI, EventFunctionURL:
@@ -99,26 +101,26 @@ func TestEveryUpstreamErrorCodeAgainstTheSimulator(t *testing.T) {
 		fault     *payjstest.Fault
 		order     string
 		opts      []payjs.Option
-		code      Code
+		code      closing.Code
 		attempts  int
 		upstream  bool
 		returnMsg string
 	}{
-		{name: "already paid", order: payjstest.DemoOrderPaid, code: CodeOrderPaid, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
-		{name: "refusal in msg", fault: &payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"订单已支付"}`}, order: payjstest.DemoOrderUnpaid(1), code: CodeOrderPaid, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
-		{name: "key mismatch", order: payjstest.DemoOrderUnpaid(1), code: CodeKeyMismatch, attempts: 1, upstream: true, returnMsg: payjstest.MsgBadSign},
-		{name: "older than 30 days", order: payjstest.DemoOrderExpired, code: CodePayjsRejected, attempts: 1, upstream: true, returnMsg: payjstest.MsgExpired},
-		{name: "unknown order", order: "2026112599999999999999999999", code: CodePayjsRejected, attempts: 1, upstream: true},
-		{name: "wrong signature", fault: &payjstest.Fault{Kind: payjstest.FaultWrongSign}, order: payjstest.DemoOrderUnpaid(1), code: CodePayjsBadResponse, attempts: 1},
-		{name: "HTML page", fault: &payjstest.Fault{Kind: payjstest.FaultHTML}, order: payjstest.DemoOrderUnpaid(1), code: CodePayjsBadResponse, attempts: 1},
-		{name: "unsigned in strict mode", fault: &payjstest.Fault{Kind: payjstest.FaultNoSign}, order: payjstest.DemoOrderUnpaid(1), opts: []payjs.Option{payjs.WithRequireSignature(true)}, code: CodePayjsBadResponse, attempts: 1},
-		{name: "503 every time", order: payjstest.DemoOrderUnavailable, code: CodePayjsUnavailable, attempts: payjs.DefaultMaxAttempts},
-		{name: "slower than the budget", fault: &payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 2 * time.Second}, order: payjstest.DemoOrderUnpaid(1), opts: []payjs.Option{payjs.WithTimeout(150 * time.Millisecond)}, code: CodePayjsTimeout, attempts: 1},
+		{name: "already paid", order: payjstest.DemoOrderPaid, code: closing.CodeOrderPaid, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
+		{name: "refusal in msg", fault: &payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"订单已支付"}`}, order: payjstest.DemoOrderUnpaid(1), code: closing.CodeOrderPaid, attempts: 1, upstream: true, returnMsg: payjstest.MsgAlreadyPaid},
+		{name: "key mismatch", order: payjstest.DemoOrderUnpaid(1), code: closing.CodeKeyMismatch, attempts: 1, upstream: true, returnMsg: payjstest.MsgBadSign},
+		{name: "older than 30 days", order: payjstest.DemoOrderExpired, code: closing.CodePayjsRejected, attempts: 1, upstream: true, returnMsg: payjstest.MsgExpired},
+		{name: "unknown order", order: "2026112599999999999999999999", code: closing.CodePayjsRejected, attempts: 1, upstream: true},
+		{name: "wrong signature", fault: &payjstest.Fault{Kind: payjstest.FaultWrongSign}, order: payjstest.DemoOrderUnpaid(1), code: closing.CodePayjsBadResponse, attempts: 1},
+		{name: "HTML page", fault: &payjstest.Fault{Kind: payjstest.FaultHTML}, order: payjstest.DemoOrderUnpaid(1), code: closing.CodePayjsBadResponse, attempts: 1},
+		{name: "unsigned in strict mode", fault: &payjstest.Fault{Kind: payjstest.FaultNoSign}, order: payjstest.DemoOrderUnpaid(1), opts: []payjs.Option{payjs.WithRequireSignature(true)}, code: closing.CodePayjsBadResponse, attempts: 1},
+		{name: "503 every time", order: payjstest.DemoOrderUnavailable, code: closing.CodePayjsUnavailable, attempts: payjs.DefaultMaxAttempts},
+		{name: "slower than the budget", fault: &payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 2 * time.Second}, order: payjstest.DemoOrderUnpaid(1), opts: []payjs.Option{payjs.WithTimeout(150 * time.Millisecond)}, code: closing.CodePayjsTimeout, attempts: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			hs, sim := simHarness(t, tc.opts...)
-			if tc.code == CodeKeyMismatch {
+			if tc.code == closing.CodeKeyMismatch {
 				sim.AddMerchant(payjstest.DemoMchID, "the-key-the-merchant-set-at-payjs")
 			}
 			if tc.fault != nil {
@@ -204,27 +206,27 @@ func TestWarmInvokesReuseOneConnection(t *testing.T) {
 func TestAlreadyClosedAgainstTheSimulator(t *testing.T) {
 	hs, sim := simHarness(t)
 	r, status, lerr := hs.answer(t, EventHTTPAPI, event(t, "http-api.json", setPathID(payjstest.DemoOrderClosed)))
-	if lerr || !r.OK || r.Status != StatusAlreadyClosed || status != http.StatusOK || r.Upstream == nil || r.Upstream.ReturnMsg != payjstest.MsgAlreadyClosed {
+	if lerr || !r.OK || r.Status != closing.StatusAlreadyClosed || status != http.StatusOK || r.Upstream == nil || r.Upstream.ReturnMsg != payjstest.MsgAlreadyClosed {
 		t.Errorf("closed order: %d %+v", status, r)
 	}
 
 	sim.Inject(payjstest.Fault{Kind: payjstest.FaultStatus, Status: http.StatusBadGateway, AfterClose: true})
 	r, _, lerr = hs.answer(t, EventDirect, direct(payjstest.DemoOrderUnpaid(1)))
-	if lerr || r.Status != StatusAlreadyClosed || r.Attempts != 2 {
+	if lerr || r.Status != closing.StatusAlreadyClosed || r.Attempts != 2 {
 		t.Errorf("502 after the close: %+v, want already_closed after 2 attempts", r)
 	}
 
 	id := payjstest.DemoOrderUnpaid(2)
 	sim.Inject(payjstest.Fault{Kind: payjstest.FaultTruncated})
 	r, _, lerr = hs.answer(t, EventDirect, direct(id))
-	if !lerr || r.code() != CodePayjsBadResponse {
+	if !lerr || r.Code() != closing.CodePayjsBadResponse {
 		t.Fatalf("answer cut short: %+v, want a retryable payjs_bad_response", r)
 	}
 	if o, _ := sim.Order(id); o.State != payjstest.StateClosed {
 		t.Fatalf("the order is %v, want closed by the first try", o.State)
 	}
 	r, _, lerr = hs.answer(t, EventDirect, direct(id)) // the caller's retry
-	if lerr || !r.OK || r.Status != StatusAlreadyClosed {
+	if lerr || !r.OK || r.Status != closing.StatusAlreadyClosed {
 		t.Errorf("retry after a lost answer: %+v, want already_closed", r)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -19,7 +20,7 @@ import (
 // find nothing and the schedule survive); other orders run concurrently.
 func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
 	retry := make([]bool, len(records))
-	reqs, results := make([]Request, len(records)), make([]Result, len(records))
+	reqs, results := make([]closing.Request, len(records)), make([]closing.Result, len(records))
 	errs := make([]error, len(records))
 	for i := range records {
 		reqs[i], errs[i] = recordRequest(records[i].Body)
@@ -30,7 +31,7 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 		g.Go(func() error {
 			for _, i := range group {
 				results[i] = h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
-				retry[i] = results[i].retryable()
+				retry[i] = results[i].Retryable()
 			}
 			return nil
 		})
@@ -51,7 +52,7 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 // group in batch order and the groups in the order of their first record.
 // A record that could not be read, or names no order, is a group of its
 // own.
-func sameOrder(reqs []Request, errs []error) [][]int {
+func sameOrder(reqs []closing.Request, errs []error) [][]int {
 	var groups [][]int
 	at := make(map[string]int, len(reqs))
 	for i, req := range reqs {
@@ -73,19 +74,19 @@ func sameOrder(reqs []Request, errs []error) [][]int {
 // recordRequest reads the request in an SQS message body: a direct
 // request, or an EventBridge event (an EventBridge rule targeting the
 // queue delivers the whole event).
-func recordRequest(body string) (Request, error) {
+func recordRequest(body string) (closing.Request, error) {
 	var f fields
 	if !isObject([]byte(body)) || json.Unmarshal([]byte(body), &f) != nil {
-		return Request{}, errorf(CodeInvalidRequest, "SQS message body is not a JSON object")
+		return closing.Request{}, closing.Errorf(closing.CodeInvalidRequest, "SQS message body is not a JSON object")
 	}
 	switch f.kind() {
 	case EventBridge:
-		return fromOutside(decodeRequest(f["detail"]))
+		return fromOutside(closing.DecodeRequest(f["detail"]))
 	case EventDirect:
-		return decodeRequest([]byte(body))
+		return closing.DecodeRequest([]byte(body)) // a plain close, or a schedule's ScheduledMessage: see fromOutside
 	}
 	if err := misspelledOrderID([]byte(body)); err != nil {
-		return Request{}, err
+		return closing.Request{}, err
 	}
-	return Request{}, errorf(CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)
+	return closing.Request{}, closing.Errorf(closing.CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -23,7 +24,7 @@ type orderedScheduler struct {
 	held    bool // the first Schedule came
 }
 
-func (o *orderedScheduler) Schedule(ctx context.Context, s ScheduledClose) (bool, error) {
+func (o *orderedScheduler) Schedule(ctx context.Context, s closing.ScheduledClose) (bool, error) {
 	o.record("schedule " + s.Name)
 	o.mu.Lock()
 	first := !o.held
@@ -59,8 +60,9 @@ func (o *orderedScheduler) seen() []string {
 func TestSQSServesOneOrdersRecordsInBatchOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hs, _, _ := schedHarness(t)
-		sched := &orderedScheduler{fakeScheduler: fakeScheduler{entries: map[string]ScheduledClose{}}, release: make(chan struct{})}
+		sched := &orderedScheduler{fakeScheduler: fakeScheduler{entries: map[string]closing.ScheduledClose{}}, release: make(chan struct{})}
 		hs.h.deps.Scheduler = sched
+		hs.rebuild()
 		hs.closer.answer = func(id string) (*payjs.Result, error) {
 			sched.record("close " + id)
 			return &payjs.Result{ReturnCode: 1, ReturnMsg: "SUCCESS", PayjsOrderID: id, Verified: true, Attempts: 1}, nil
@@ -116,15 +118,15 @@ func TestSQSServesOneOrdersRecordsInBatchOrder(t *testing.T) {
 		if len(sched.entries) != 0 {
 			t.Errorf("schedules left: %v; the cancel should have deleted it", sched.entries)
 		}
-		if strings.Contains(hs.out.String(), string(CodeNotScheduled)) {
+		if strings.Contains(hs.out.String(), string(closing.CodeNotScheduled)) {
 			t.Error("a record answered not_scheduled")
 		}
 	})
 }
 
 func TestSameOrderGroups(t *testing.T) {
-	bad := errorf(CodeInvalidRequest, "x")
-	reqs := []Request{{PayjsOrderID: "A"}, {PayjsOrderID: "B"}, {}, {PayjsOrderID: "A"}, {PayjsOrderID: "a"}, {PayjsOrderID: "B"}, {}}
+	bad := closing.Errorf(closing.CodeInvalidRequest, "x")
+	reqs := []closing.Request{{PayjsOrderID: "A"}, {PayjsOrderID: "B"}, {}, {PayjsOrderID: "A"}, {PayjsOrderID: "a"}, {PayjsOrderID: "B"}, {}}
 	errs := []error{nil, nil, bad, nil, nil, nil, bad}
 	got := sameOrder(reqs, errs)
 	want := [][]int{{0, 3}, {1, 5}, {2}, {4}, {6}}

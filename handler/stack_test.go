@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // TestEveryMetricCarriesTheStack: with a stack, every metric of every
@@ -18,11 +20,11 @@ func TestEveryMetricCarriesTheStack(t *testing.T) {
 		o.coldStart()
 		o.SecretLoaded(true, 30*time.Millisecond)
 		o.SecretLoaded(false, time.Second)
-		o.keyMismatch(ctx, Request{PayjsOrderID: order1})
-		o.scheduled(ctx, "create", Request{PayjsOrderID: order1}, time.Now().Add(time.Hour))
-		o.served(ctx, EventSQS, "m1", Request{PayjsOrderID: order1}, &Result{OK: true, Status: StatusClosed, Attempts: 1}, time.Millisecond, nil)
-		res := failure(errorf(CodePayjsTimeout, "slow"))
-		o.served(ctx, EventDirect, "", Request{PayjsOrderID: order1}, &res, time.Millisecond, nil)
+		o.KeyMismatch(ctx, closing.Request{PayjsOrderID: order1})
+		o.Scheduled(ctx, "create", closing.Request{PayjsOrderID: order1}, time.Now().Add(time.Hour))
+		o.served(ctx, EventSQS, "m1", closing.Request{PayjsOrderID: order1}, &closing.Result{OK: true, Status: closing.StatusClosed, Attempts: 1}, time.Millisecond, nil)
+		res := closing.Failed(closing.Errorf(closing.CodePayjsTimeout, "slow"))
+		o.served(ctx, EventDirect, "", closing.Request{PayjsOrderID: order1}, &res, time.Millisecond, nil)
 	}
 	var plain, staged strings.Builder
 	base := NewJSONObserver(&plain, slog.LevelInfo)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // waysIn wraps a JSON request object in each event that carries one: a
@@ -84,9 +86,9 @@ func TestRequestsMeanWhatTheySay(t *testing.T) {
 					}
 					res := decodeAnswer(t, w.kind, out, status)
 					switch {
-					case tc.msg == "" && res.Status != StatusScheduled:
+					case tc.msg == "" && res.Status != closing.StatusScheduled:
 						t.Errorf("result = %+v, want scheduled", res)
-					case tc.msg != "" && (res.Failure == nil || res.Failure.Code != CodeInvalidRequest || res.Failure.Message != tc.msg):
+					case tc.msg != "" && (res.Failure == nil || res.Failure.Code != closing.CodeInvalidRequest || res.Failure.Message != tc.msg):
 						t.Errorf("result = %+v, want invalid_request %q", res, tc.msg)
 					}
 				}
@@ -94,21 +96,6 @@ func TestRequestsMeanWhatTheySay(t *testing.T) {
 					t.Errorf("schedules = %v", fs.entries)
 				}
 			})
-		}
-	}
-}
-
-func TestNearMiss(t *testing.T) {
-	cases := map[string]string{
-		"closeAfter": "close_after", "CLOSE_AFTER": "close_after", "close-at": "close_at", "closeat": "close_at",
-		"Close_At": "close_at", "PAYJS_ORDER_ID": "payjs_order_id", "payjsOrderId": "payjs_order_id", "MchId": "mchid",
-		"mch_id": "mchid", "Scheduled": "scheduled",
-		"close_after": "", "mchid": "", "closeafterwards": "", "order": "", "": "", "close after": "",
-		"cl\u212Ase_at": "", // a Kelvin sign is not a k, nor an ASCII letter
-	}
-	for name, want := range cases {
-		if got := nearMiss(name, requestFields); got != want {
-			t.Errorf("nearMiss(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/cmd/closeorder/wire"
 )
 
 // events/env.json is the environment of `sam local invoke` and `sam local
@@ -42,7 +42,7 @@ func TestEnvFileSetsEveryVariableTheTemplateDeclares(t *testing.T) {
 	}
 
 	// The function starts with it, scheduling off or wholly configured.
-	cfg, err := handler.LoadConfig(func(name string) string { return env[name] })
+	cfg, err := wire.LoadConfig(func(name string) string { return env[name] })
 	if err != nil {
 		t.Fatalf("the function refuses env.json: %v", err)
 	}

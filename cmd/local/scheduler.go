@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // localScheduler stands in for EventBridge Scheduler under `make run`: it
@@ -43,7 +43,7 @@ type timer interface{ Stop() bool }
 
 // pendingClose is one schedule and its timer.
 type pendingClose struct {
-	close handler.ScheduledClose
+	close closing.ScheduledClose
 	t     timer
 }
 
@@ -59,11 +59,11 @@ func newLocalScheduler() *localScheduler {
 }
 
 // Schedule sets a timer for s.At, replacing the one for s.Name if any.
-func (l *localScheduler) Schedule(_ context.Context, s handler.ScheduledClose) (moved bool, err error) {
+func (l *localScheduler) Schedule(_ context.Context, s closing.ScheduledClose) (moved bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
-		return false, &handler.Error{Code: handler.CodeScheduleUnavailable, Message: "the local scheduler is stopped"}
+		return false, &closing.Error{Code: closing.CodeScheduleUnavailable, Message: "the local scheduler is stopped"}
 	}
 	old, moved := l.pending[s.Name]
 	if moved {
@@ -82,7 +82,7 @@ func (l *localScheduler) Cancel(_ context.Context, name string) error {
 	defer l.mu.Unlock()
 	p, ok := l.pending[name]
 	if !ok {
-		return handler.ErrNotScheduled
+		return closing.ErrNotScheduled
 	}
 	p.t.Stop()
 	delete(l.pending, name)

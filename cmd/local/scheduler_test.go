@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
-	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
 )
 
@@ -229,8 +229,8 @@ func TestLocalSchedulerCancel(t *testing.T) {
 
 	f.schedule(t, id, "15m")
 	r = f.do(t, http.MethodDelete, id, "")
-	if r.status != http.StatusOK || r.body["status"] != handler.StatusCancelled {
-		t.Fatalf("cancel: %d %v, want 200 %s", r.status, r.body, handler.StatusCancelled)
+	if r.status != http.StatusOK || r.body["status"] != closing.StatusCancelled {
+		t.Fatalf("cancel: %d %v, want 200 %s", r.status, r.body, closing.StatusCancelled)
 	}
 	if n := len(f.clock.active()); n != 0 {
 		t.Errorf("%d timers still running after the cancel", n)
@@ -282,7 +282,7 @@ func TestLocalSchedulerFiresOnTheRealClock(t *testing.T) {
 	l := newLocalScheduler()
 	l.fn = invoked
 	t.Cleanup(l.Stop)
-	s := handler.ScheduledClose{Name: "close-1", At: time.Now().Add(time.Hour), Input: `{"payjs_order_id":"1"}`}
+	s := closing.ScheduledClose{Name: "close-1", At: time.Now().Add(time.Hour), Input: `{"payjs_order_id":"1"}`}
 	if moved, err := l.Schedule(context.Background(), s); moved || err != nil {
 		t.Fatalf("Schedule = %v, %v", moved, err)
 	}
@@ -303,7 +303,7 @@ func TestLocalSchedulerFiresOnTheRealClock(t *testing.T) {
 	if len(invoked) != 0 {
 		t.Errorf("the moved close fired twice")
 	}
-	if err := l.Cancel(context.Background(), "close-1"); err != handler.ErrNotScheduled {
+	if err := l.Cancel(context.Background(), "close-1"); err != closing.ErrNotScheduled {
 		t.Errorf("Cancel after it fired = %v, want ErrNotScheduled", err)
 	}
 }
@@ -323,7 +323,7 @@ func TestRunSchedulesTheBannersClose(t *testing.T) {
 	for _, want := range []string{
 		post(fireURL, demoCloseAfter) + ": the log shows the close " + demoCloseAfter + " later",
 		post(cancelURL, demoCancelAfter),
-		"curl -i -X DELETE " + cancelURL + "   # 200 " + handler.StatusCancelled,
+		"curl -i -X DELETE " + cancelURL + "   # 200 " + closing.StatusCancelled,
 	} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %s:\n%s", want, banner)
@@ -354,8 +354,8 @@ func TestRunSchedulesTheBannersClose(t *testing.T) {
 		t.Fatalf("the banner's close_after %s: %d %v, want 202 scheduled", demoCancelAfter, r.status, r.body)
 	}
 	r = do(t, http.MethodDelete, cancelURL, "", "")
-	if r.status != http.StatusOK || r.body["status"] != handler.StatusCancelled {
-		t.Errorf("the banner's DELETE: %d %v, want 200 %s", r.status, r.body, handler.StatusCancelled)
+	if r.status != http.StatusOK || r.body["status"] != closing.StatusCancelled {
+		t.Errorf("the banner's DELETE: %d %v, want 200 %s", r.status, r.body, closing.StatusCancelled)
 	}
 	r = do(t, http.MethodDelete, cancelURL, "", "")
 	if r.status != http.StatusNotFound || errorCode(r) != "not_scheduled" {

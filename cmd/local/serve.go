@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/payjs-close/payjs-close/cmd/closeorder/wire"
-	"github.com/payjs-close/payjs-close/cmd/internal/devstack"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
@@ -83,22 +83,13 @@ func serve(ctx context.Context, addr, payjsAddr string, getenv func(string) stri
 	return err
 }
 
-// staticKeys is the local key source: the demo secret, parsed as the
-// function parses the one it loads from Secrets Manager.
-type staticKeys struct{ set *secret.Set }
-
-func (k staticKeys) Get(context.Context) (*secret.Set, error) { return k.set, nil }
-
-// Refresh returns the demo secret: it never changes.
-func (k staticKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) { return k.set, nil }
-
 // newLocalHandler builds the function as cmd/closeorder's wiring does,
 // with the demo key in place of Secrets Manager, sched in place of
 // EventBridge Scheduler (on sched's clock), and PAYJS at baseURL; sched
 // invokes the function it returns. Its logs go to out. closeIdle closes
 // the PAYJS connections.
 func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, sched *localScheduler) (h *handler.Handler, closeIdle func(), err error) {
-	cfg, err := handler.LoadConfig(func(name string) string {
+	cfg, err := wire.LoadConfig(func(name string) string {
 		switch name {
 		case "PAYJS_SECRET_ID":
 			return "local"
@@ -112,14 +103,14 @@ func newLocalHandler(baseURL string, getenv func(string) string, out io.Writer, 
 	if err != nil {
 		return nil, nil, err
 	}
-	set, err := secret.Parse(devstack.SecretValue)
+	demo, err := secret.One(payjstest.DemoMchID, payjstest.DemoKey) // the demo secret's merchant
 	if err != nil {
 		return nil, nil, err
 	}
 	hc := payjs.NewHTTPClient()
 	log := handler.NewLogger(out, cfg.LogLevel)
 	h = handler.New(handler.Deps{
-		Keys:      staticKeys{set},
+		Keys:      demo,
 		NewCloser: wire.Closers(cfg, hc),
 		// The PAYJS_SCHEDULE_* settings are not needed: the stand-in
 		// invokes this handler, whatever the target and role.
@@ -215,7 +206,7 @@ func scheduleLines(fireURL, cancelURL string) string {
 	}
 	return fmt.Sprintf("  %s   # 202 scheduled: the log shows the close %s later\n", post(fireURL, demoCloseAfter), demoCloseAfter) +
 		fmt.Sprintf("  %s   # 202 scheduled, an hour ahead\n", post(cancelURL, demoCancelAfter)) +
-		fmt.Sprintf("  curl -i -X DELETE %s   # 200 %s (again: 404 not_scheduled)\n", cancelURL, handler.StatusCancelled)
+		fmt.Sprintf("  curl -i -X DELETE %s   # 200 %s (again: 404 not_scheduled)\n", cancelURL, closing.StatusCancelled)
 }
 
 // describe says what closing a demo order answers.

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -23,7 +22,7 @@ var errNoKey = errors.New("no merchant key: set PAYJS_MCHID and PAYJS_KEY (the m
 type keys struct {
 	// src serves the key to the handler: the function's own Secrets
 	// Manager store, or the environment's key.
-	src handler.KeySource
+	src closing.Keys
 	// mchid is the merchant the closes are for.
 	mchid string
 	// from says where the key came from, for the report: never the key.
@@ -46,7 +45,7 @@ func loadKeys(ctx context.Context, getenv func(string) string) (keys, error) {
 		return keys{}, errors.New("PAYJS_KEY is not set: set it to the merchant's communication key, or set PAYJS_SECRET_ID instead")
 	case mchid == "":
 		return keys{}, errors.New("PAYJS_MCHID is not set: set it to the merchant number the key belongs to")
-	case !secret.ValidMchID(mchid):
+	case !payjs.ValidOrderID(mchid):
 		return keys{}, errors.New("PAYJS_MCHID must be 1 to 32 characters of [0-9A-Za-z]")
 	}
 	if err := payjs.ValidateKey(key); err != nil {
@@ -56,16 +55,12 @@ func loadKeys(ctx context.Context, getenv func(string) string) (keys, error) {
 		}
 		return keys{}, errors.New("PAYJS_KEY is unusable")
 	}
-	// The secret's own form, parsed by the function's own parser.
-	text, err := json.Marshal(map[string]string{"mchid": mchid, "key": key})
-	if err != nil {
-		return keys{}, err
-	}
-	set, err := secret.Parse(string(text))
+	// Checked as the function checks its secret's.
+	set, err := secret.One(mchid, key)
 	if err != nil {
 		return keys{}, fmt.Errorf("PAYJS_MCHID/PAYJS_KEY: %w", err) // names the field, never the key
 	}
-	return keys{src: fixedKeys{set}, mchid: mchid, from: "PAYJS_MCHID/PAYJS_KEY"}, nil
+	return keys{src: set, mchid: mchid, from: "PAYJS_MCHID/PAYJS_KEY"}, nil
 }
 
 // secretKeys loads the secret through the function's own store, so that a
@@ -89,10 +84,3 @@ func secretKeys(ctx context.Context, id, mchid string) (keys, error) {
 	}
 	return keys{src: store, mchid: m.MchID, from: "secret " + id}, nil
 }
-
-// fixedKeys is a KeySource that holds one set: the environment's key,
-// which no refresh can change.
-type fixedKeys struct{ set *secret.Set }
-
-func (k fixedKeys) Get(context.Context) (*secret.Set, error)                  { return k.set, nil }
-func (k fixedKeys) Refresh(context.Context, *secret.Set) (*secret.Set, error) { return k.set, nil }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -35,7 +36,7 @@ func newSmoke(k keys, baseURL string, timeout time.Duration) *smoke {
 	hc := payjs.NewHTTPClient()
 	s.h = handler.New(handler.Deps{
 		Keys: k.src,
-		NewCloser: func(key string) (handler.OrderCloser, error) {
+		NewCloser: func(key string) (closing.Closer, error) {
 			c, err := payjs.NewClient(key, payjs.WithBaseURL(baseURL), payjs.WithHTTPClient(hc), payjs.WithTimeout(timeout))
 			if err != nil {
 				return nil, err
@@ -47,7 +48,7 @@ func newSmoke(k keys, baseURL string, timeout time.Duration) *smoke {
 	return s
 }
 
-// tap is the handler's OrderCloser: the function's PAYJS client, its
+// tap is the core's Closer: the function's PAYJS client, its
 // answers recorded.
 type tap struct {
 	c *payjs.Client
@@ -68,7 +69,7 @@ func (t tap) CloseOrder(ctx context.Context, id string) (*payjs.Result, error) {
 // outcome is one close: PAYJS's answers and the function's Result.
 type outcome struct {
 	answers []answer
-	res     handler.Result
+	res     closing.Result
 }
 
 // close asks the function, as a direct invoke would, to close the order.
@@ -96,7 +97,7 @@ func (s *smoke) close(ctx context.Context, order, mchid string) (outcome, error)
 }
 
 // code returns the function's error code, or "" when the close was ok.
-func (o outcome) code() handler.Code {
+func (o outcome) code() closing.Code {
 	if o.res.Failure == nil {
 		return ""
 	}
@@ -121,7 +122,7 @@ func (o outcome) last() *payjs.Result {
 
 // rejectedUnknown reports whether PAYJS refused with a message the
 // function does not know (payjs_rejected is its "anything else").
-func (o outcome) rejectedUnknown() bool { return o.code() == handler.CodePayjsRejected }
+func (o outcome) rejectedUnknown() bool { return o.code() == closing.CodePayjsRejected }
 
 // maxShown bounds PAYJS's message in the report.
 const maxShown = 512
@@ -175,21 +176,21 @@ func quote(msg string) string {
 // PAYJS, and returns nil only when they confirm it.
 func verdict(w *strings.Builder, first, second outcome) error {
 	switch {
-	case second.res.Status == handler.StatusAlreadyClosed:
+	case second.res.Status == closing.StatusAlreadyClosed:
 		fmt.Fprintln(w, "MATCH: the function reads PAYJS's answers as expected: the order is closed, and closing it")
 		fmt.Fprintln(w, "again is read as already_closed, a success. Nothing to report.")
 		return nil
 
-	case second.rejectedUnknown() || (first.res.Status == handler.StatusClosed && second.last() != nil):
-		loud(w, second, first.res.Status == handler.StatusClosed)
+	case second.rejectedUnknown() || (first.res.Status == closing.StatusClosed && second.last() != nil):
+		loud(w, second, first.res.Status == closing.StatusClosed)
 		return errors.New("PAYJS's wording differs from what the function expects: please report it")
 
-	case second.code() == handler.CodeOrderPaid:
+	case second.code() == closing.CodeOrderPaid:
 		fmt.Fprintln(w, "PAID: the order is paid, and the function reads PAYJS's answer as paid/order_paid, as expected.")
 		fmt.Fprintln(w, "The already-closed message was not checked: create an unpaid order and run again.")
 		return errors.New("check incomplete: the order is paid")
 
-	case second.code() == handler.CodeKeyMismatch:
+	case second.code() == closing.CodeKeyMismatch:
 		fmt.Fprintln(w, "KEY: PAYJS rejected the signature, and the function reads it as error/key_mismatch, as expected.")
 		fmt.Fprintln(w, "The key is not this merchant's key at PAYJS: check the key and PAYJS_MCHID, then run again.")
 		return errors.New("check incomplete: PAYJS rejected the key")

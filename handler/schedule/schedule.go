@@ -3,7 +3,7 @@
 // deleted by Scheduler once it has run, sending the close queue the plain
 // close request (Scheduler's SQS target), which the function's SQS path
 // reads, bounded as every queued close is. It implements
-// [handler.Scheduler]:
+// [closing.Scheduler]:
 //
 //	sched := schedule.New(awsCfg, schedule.Config{
 //		Group:     "payjs-close",                          // PAYJS_SCHEDULE_GROUP
@@ -11,10 +11,10 @@
 //		TargetARN: "arn:aws:sqs:...:payjs-close-close",     // PAYJS_SCHEDULE_TARGET_ARN
 //		DLQARN:    "arn:aws:sqs:...:payjs-close-dlq",       // PAYJS_SCHEDULE_DLQ_ARN
 //	})
-//	h := handler.New(handler.Deps{Scheduler: sched, ...})
+//	svc := closing.New(closing.Config{Scheduler: sched, ...}) // handler.Deps.Scheduler passes it there
 //
 // The SDK client is made on first use, so a sandbox that only closes orders
-// never builds it. Errors are *handler.Error values: schedule_unavailable
+// never builds it. Errors are *closing.Error values: schedule_unavailable
 // (retryable) when Scheduler throttles, fails or times out, and
 // config_unavailable when the group is missing or access is denied.
 package schedule
@@ -30,7 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/smithy-go"
-	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 )
 
 // API is the part of the Scheduler SDK client this package calls;
@@ -85,9 +85,9 @@ const maxPuts = 3
 var errFired = errors.New("the schedule was deleted between the create's conflict and the update")
 
 // Schedule creates the schedule s.Name, or moves it to s.At when it exists.
-func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
+func (c *Client) Schedule(ctx context.Context, s closing.ScheduledClose) (moved bool, err error) {
 	if c.cfg.TargetARN == "" {
-		return false, &handler.Error{Code: handler.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
+		return false, &closing.Error{Code: closing.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
 	}
 	for range maxPuts {
 		moved, err = c.put(ctx, s)
@@ -95,13 +95,13 @@ func (c *Client) Schedule(ctx context.Context, s handler.ScheduledClose) (moved 
 			return moved, err
 		}
 	}
-	return false, &handler.Error{Code: handler.CodeScheduleUnavailable,
+	return false, &closing.Error{Code: closing.CodeScheduleUnavailable,
 		Message: "the schedule kept vanishing between create and update; try again later", Cause: err}
 }
 
 // put creates the schedule, or updates it when it exists: errFired when
 // it was deleted between the two.
-func (c *Client) put(ctx context.Context, s handler.ScheduledClose) (moved bool, err error) {
+func (c *Client) put(ctx context.Context, s closing.ScheduledClose) (moved bool, err error) {
 	expr := "at(" + s.At.UTC().Format("2006-01-02T15:04:05") + ")"
 	target := &types.Target{
 		Arn:         aws.String(c.cfg.TargetARN),
@@ -135,13 +135,13 @@ func (c *Client) put(ctx context.Context, s handler.ScheduledClose) (moved bool,
 	return err == nil, classify(err)
 }
 
-// Cancel deletes the schedule name: [handler.ErrNotScheduled] when there is
+// Cancel deletes the schedule name: [closing.ErrNotScheduled] when there is
 // none.
 func (c *Client) Cancel(ctx context.Context, name string) error {
 	_, err := c.api().DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(c.cfg.Group)})
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) && !missingGroup(nf) {
-		return handler.ErrNotScheduled
+		return closing.ErrNotScheduled
 	}
 	return classify(err)
 }
@@ -155,7 +155,7 @@ func missingGroup(nf *types.ResourceNotFoundException) bool {
 	return strings.HasPrefix(strings.ToLower(aws.ToString(nf.Message)), "schedule group ")
 }
 
-// classify gives a Scheduler error its handler code.
+// classify gives a Scheduler error its code.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -165,9 +165,9 @@ func classify(err error) error {
 		switch api.ErrorCode() {
 		case "AccessDeniedException", "ResourceNotFoundException", "ValidationException",
 			"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
-			return &handler.Error{Code: handler.CodeConfigUnavailable,
+			return &closing.Error{Code: closing.CodeConfigUnavailable,
 				Message: "EventBridge Scheduler refused the schedule: check PAYJS_SCHEDULE_GROUP, PAYJS_SCHEDULE_ROLE_ARN and the function's permissions", Cause: err}
 		}
 	}
-	return &handler.Error{Code: handler.CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+	return &closing.Error{Code: closing.CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
-	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/schedule"
 )
 
@@ -75,8 +75,8 @@ func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *schedu
 	return c, srv, get
 }
 
-func closeAt(at time.Time) handler.ScheduledClose {
-	return handler.ScheduledClose{Name: "close-" + order, At: at, Input: `{"payjs_order_id":"` + order + `","mchid":"1528140051","scheduled":true}`}
+func closeAt(at time.Time) closing.ScheduledClose {
+	return closing.ScheduledClose{Name: "close-" + order, At: at, Input: `{"payjs_order_id":"` + order + `","mchid":"1528140051","scheduled":true}`}
 }
 
 func TestScheduleCreatesAOneTimeSchedule(t *testing.T) {
@@ -133,10 +133,10 @@ func TestScheduleAgainMovesIt(t *testing.T) {
 func TestCancel(t *testing.T) {
 	c, srv, _ := newClient(t)
 	// moto's "Schedule close-... does not exist." for an id holding "group".
-	if err := c.Cancel(context.Background(), "close-GroupOrder1"); !errors.Is(err, handler.ErrNotScheduled) {
+	if err := c.Cancel(context.Background(), "close-GroupOrder1"); !errors.Is(err, closing.ErrNotScheduled) {
 		t.Fatalf("Cancel of nothing for an id holding \"Group\" = %v, want ErrNotScheduled", err)
 	}
-	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, handler.ErrNotScheduled) {
+	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, closing.ErrNotScheduled) {
 		t.Fatalf("Cancel of nothing = %v, want ErrNotScheduled", err)
 	}
 	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); err != nil {
@@ -145,7 +145,7 @@ func TestCancel(t *testing.T) {
 	if err := c.Cancel(context.Background(), "close-"+order); err != nil {
 		t.Fatalf("Cancel = %v", err)
 	}
-	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, handler.ErrNotScheduled) {
+	if err := c.Cancel(context.Background(), "close-"+order); !errors.Is(err, closing.ErrNotScheduled) {
 		t.Errorf("the schedule is still there: a second Cancel = %v", err)
 	}
 	if n := srv.Calls("DeleteSchedule"); n != 4 {
@@ -162,13 +162,13 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 		op    string
 		fault *mototest.Fault
 		group string
-		code  handler.Code
+		code  closing.Code
 	}{
-		{"throttled", "CreateSchedule", &throttled, "", handler.CodeScheduleUnavailable},
-		{"server error", "CreateSchedule", &internal, "", handler.CodeScheduleUnavailable},
-		{"access denied", "CreateSchedule", &denied, "", handler.CodeConfigUnavailable},
-		{"cancel throttled", "DeleteSchedule", &throttled, "", handler.CodeScheduleUnavailable},
-		{"cancel in a missing group", "DeleteSchedule", nil, "no-such-group", handler.CodeConfigUnavailable},
+		{"throttled", "CreateSchedule", &throttled, "", closing.CodeScheduleUnavailable},
+		{"server error", "CreateSchedule", &internal, "", closing.CodeScheduleUnavailable},
+		{"access denied", "CreateSchedule", &denied, "", closing.CodeConfigUnavailable},
+		{"cancel throttled", "DeleteSchedule", &throttled, "", closing.CodeScheduleUnavailable},
+		{"cancel in a missing group", "DeleteSchedule", nil, "no-such-group", closing.CodeConfigUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 			} else {
 				_, err = c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
 			}
-			if got := handler.ErrorCode(err); got != tc.code {
+			if got := closing.ErrorCode(err); got != tc.code {
 				t.Errorf("error %v has code %q, want %q", err, got, tc.code)
 			}
 		})
@@ -201,14 +201,14 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Schedule(ctx, closeAt(time.Now().Add(time.Hour)))
-	if got := handler.ErrorCode(err); got != handler.CodeScheduleUnavailable {
+	if got := closing.ErrorCode(err); got != closing.CodeScheduleUnavailable {
 		t.Errorf("error %v has code %q, want schedule_unavailable", err, got)
 	}
 }
 
 func TestNoTargetIsAConfigError(t *testing.T) {
 	c := schedule.NewWithAPI(func() schedule.API { t.Fatal("the API was called"); return nil }, schedule.Config{Group: group, RoleARN: roleARN})
-	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); closing.ErrorCode(err) != closing.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
@@ -229,7 +229,7 @@ func (c createFails) CreateSchedule(context.Context, *scheduler.CreateScheduleIn
 func TestMissingGroupOnCreateIsAConfigError(t *testing.T) {
 	api := createFails{err: &types.ResourceNotFoundException{Message: aws.String("Schedule group payjs-close does not exist.")}}
 	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
-	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); handler.ErrorCode(err) != handler.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); closing.ErrorCode(err) != closing.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
@@ -277,21 +277,21 @@ func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
 	cases := []struct {
 		name             string
 		api              raceAPI
-		code             handler.Code // "" = scheduled
+		code             closing.Code // "" = scheduled
 		moved            bool
 		creates, updates int
 	}{
 		{"gone between create and update", raceAPI{creates: []error{conflict, nil}, updates: []error{scheduleGone("close-" + order)}}, "", false, 2, 1},
 		{"moved on the second try", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order), nil}}, "", true, 2, 2},
-		{"gone every time", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order)}}, handler.CodeScheduleUnavailable, false, 3, 3},
-		{"group gone at the update", raceAPI{creates: []error{conflict}, updates: []error{groupGone()}}, handler.CodeConfigUnavailable, false, 1, 1},
+		{"gone every time", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order)}}, closing.CodeScheduleUnavailable, false, 3, 3},
+		{"group gone at the update", raceAPI{creates: []error{conflict}, updates: []error{groupGone()}}, closing.CodeConfigUnavailable, false, 1, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			api := tc.api
 			c := schedule.NewWithAPI(func() schedule.API { return &api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
 			moved, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
-			if got := handler.ErrorCode(err); got != tc.code || moved != tc.moved {
+			if got := closing.ErrorCode(err); got != tc.code || moved != tc.moved {
 				t.Errorf("Schedule = %v, %v (code %q); want moved %v, code %q", moved, err, got, tc.moved, tc.code)
 			}
 			if api.nCreate != tc.creates || api.nUpdate != tc.updates {
@@ -301,34 +301,29 @@ func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
 	}
 }
 
-// TestCancelAnswersThroughTheHandler: a cancel that finds no schedule is
+// TestCancelAnswersThroughTheHandler: a cancel, served by the core the
+// handler calls, that finds no schedule is
 // not_scheduled whatever the order id holds ("group" in any case); only a
 // missing group is a configuration error.
 func TestCancelAnswersThroughTheHandler(t *testing.T) {
 	cases := []struct {
 		order string
 		del   error
-		code  handler.Code
+		code  closing.Code
 	}{
-		{"Group1", scheduleGone("close-Group1"), handler.CodeNotScheduled},
-		{"GROUP", scheduleGone("close-GROUP"), handler.CodeNotScheduled},
-		{"schedulegroup2", scheduleGone("close-schedulegroup2"), handler.CodeNotScheduled},
-		{"1", scheduleGone("close-1"), handler.CodeNotScheduled},
-		{"1", groupGone(), handler.CodeConfigUnavailable},
-		{"Group1", groupGone(), handler.CodeConfigUnavailable},
+		{"Group1", scheduleGone("close-Group1"), closing.CodeNotScheduled},
+		{"GROUP", scheduleGone("close-GROUP"), closing.CodeNotScheduled},
+		{"schedulegroup2", scheduleGone("close-schedulegroup2"), closing.CodeNotScheduled},
+		{"1", scheduleGone("close-1"), closing.CodeNotScheduled},
+		{"1", groupGone(), closing.CodeConfigUnavailable},
+		{"Group1", groupGone(), closing.CodeConfigUnavailable},
 	}
 	for _, tc := range cases {
 		api := &raceAPI{del: tc.del}
-		h := handler.New(handler.Deps{Scheduler: schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})})
-		out, err := h.Invoke(context.Background(), []byte(`{"payjs_order_id":"`+tc.order+`","action":"cancel"}`))
-		if tc.code.Retryable() {
-			if err == nil || !strings.Contains(err.Error(), string(tc.code)) {
-				t.Errorf("cancel %s with %v = %s, %v; want a Lambda error %s", tc.order, tc.del, out, err, tc.code)
-			}
-			continue
-		}
-		if err != nil || !strings.Contains(string(out), `"code":"`+string(tc.code)+`"`) {
-			t.Errorf("cancel %s with %v = %s, %v; want %s", tc.order, tc.del, out, err, tc.code)
+		svc := closing.New(closing.Config{Scheduler: schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})})
+		res, err := svc.Do(context.Background(), closing.Request{PayjsOrderID: tc.order, Cancel: true})
+		if res.Code() != tc.code || res.Retryable() != tc.code.Retryable() || err == nil {
+			t.Errorf("cancel %s with %v = %+v, %v; want %s", tc.order, tc.del, res, err, tc.code)
 		}
 	}
 }

@@ -14,6 +14,11 @@
 //	set, err := store.Get(ctx) // errors.Is(err, secret.ErrUnavailable): answer config_unavailable
 //	m, err := set.Lookup(req.MchID) // ErrMchIDRequired, ErrUnknownMerchant: invalid_request
 //	client, err := payjs.NewClient(m.Key)
+//
+// *Store and *Set are the core's closing.Keys ([Store.Key], [Store.Rekey]):
+// their errors match closing.ErrKeysUnavailable, closing.ErrMchIDRequired
+// and closing.ErrUnknownMerchant, which closing maps to codes. A Set is
+// keys that never change, as [One] makes for a key from the environment.
 package secret
 
 import (
@@ -25,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
 
@@ -114,7 +120,7 @@ func (s *Set) Lookup(mchid string) (Merchant, error) {
 	if i, ok := s.index[mchid]; ok {
 		return s.merchants[i], nil
 	}
-	if ValidMchID(mchid) {
+	if payjs.ValidOrderID(mchid) {
 		return Merchant{}, fmt.Errorf("%w %s", ErrUnknownMerchant, mchid)
 	}
 	return Merchant{}, fmt.Errorf("%w (malformed mchid)", ErrUnknownMerchant)
@@ -153,9 +159,9 @@ func (s *Set) MarshalJSON() ([]byte, error) {
 var (
 	// ErrMchIDRequired: the request named no mchid, but the secret holds
 	// several merchants.
-	ErrMchIDRequired = errors.New("secret: mchid required: the secret holds several merchants")
+	ErrMchIDRequired = fmt.Errorf("secret: %w", closing.ErrMchIDRequired)
 	// ErrUnknownMerchant: the request's mchid is not in the secret.
-	ErrUnknownMerchant = errors.New("secret: unknown merchant")
+	ErrUnknownMerchant = fmt.Errorf("secret: %w", closing.ErrUnknownMerchant)
 )
 
 // MalformedError says what is wrong with a secret's text. Its message names
@@ -182,27 +188,12 @@ func (e *MalformedError) Error() string {
 // Unwrap returns payjs.ErrUnusableKey for an unusable key, nil otherwise.
 func (e *MalformedError) Unwrap() error { return e.Err }
 
-// ValidMchID reports whether mchid is a well-formed PAYJS merchant number:
-// 1 to 32 characters of [0-9A-Za-z].
-func ValidMchID(mchid string) bool {
-	if len(mchid) == 0 || len(mchid) > 32 {
-		return false
-	}
-	for i := 0; i < len(mchid); i++ {
-		c := mchid[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // Parse parses a SecretString: {"mchid": "...", "key": "..."} or
 // {"merchants": [{"mchid": "...", "key": "..."}, ...]}. Member names are
 // matched exactly; other members are ignored. A UTF-8 byte-order mark
 // before the JSON (as some editors save a file passed to put-secret-value)
 // is skipped. Every key must pass [payjs.ValidateKey] and have no white
-// space at either end, and every mchid [ValidMchID]; mchids must be
+// space at either end, and every mchid [payjs.ValidOrderID]; mchids must be
 // distinct.
 //
 // On failure the error is a *[MalformedError] that says what is wrong
@@ -291,15 +282,33 @@ func merchant(obj map[string]json.RawMessage, at string) (Merchant, error) {
 	if err != nil {
 		return Merchant{}, err
 	}
-	if !ValidMchID(mchid) {
-		// The value is not quoted: a key pasted into the wrong field
-		// would otherwise end up in the log.
-		return Merchant{}, &MalformedError{Field: at + "mchid", Problem: "must be 1 to 32 characters of [0-9A-Za-z]"}
+	if err := checkMchID(mchid, at); err != nil {
+		return Merchant{}, err
 	}
 	key, err := member(obj, "key", at)
 	if err != nil {
 		return Merchant{}, err
 	}
+	if err := checkKey(key, at); err != nil {
+		return Merchant{}, err
+	}
+	return Merchant{MchID: mchid, Key: key}, nil
+}
+
+// checkMchID refuses an mchid that is not one; at is where in the secret
+// it was read, for the error.
+func checkMchID(mchid, at string) error {
+	if !payjs.ValidOrderID(mchid) {
+		// The value is not quoted: a key pasted into the wrong field
+		// would otherwise end up in the log.
+		return &MalformedError{Field: at + "mchid", Problem: "must be 1 to 32 characters of [0-9A-Za-z]"}
+	}
+	return nil
+}
+
+// checkKey refuses a key PAYJS could never verify; at is where in the
+// secret it was read, for the error.
+func checkKey(key, at string) error {
 	if err := payjs.ValidateKey(key); err != nil {
 		problem := "unusable"
 		var pe *payjs.Error
@@ -308,17 +317,17 @@ func merchant(obj map[string]json.RawMessage, at string) (Merchant, error) {
 		}
 		// Not wrapping the *payjs.Error: payjs.KindOf would then report
 		// KindInvalidInput for what is a configuration failure.
-		return Merchant{}, &MalformedError{Field: at + "key", Problem: problem, Err: payjs.ErrUnusableKey}
+		return &MalformedError{Field: at + "key", Problem: problem, Err: payjs.ErrUnusableKey}
 	}
 	if strings.TrimSpace(key) != key {
 		// Refused, not trimmed: PAYJS signs with the key as the merchant
 		// typed it there, so a trimmed key could be the wrong one too, and
 		// every close would then fail as a key mismatch. Saying so at load
 		// points at the secret instead.
-		return Merchant{}, &MalformedError{Field: at + "key", Err: payjs.ErrUnusableKey,
+		return &MalformedError{Field: at + "key", Err: payjs.ErrUnusableKey,
 			Problem: "has white space (a space, tab or newline) at its start or end: store the key without it"}
 	}
-	return Merchant{MchID: mchid, Key: key}, nil
+	return nil
 }
 
 // member returns the string member name of obj.

@@ -264,8 +264,8 @@ func TestValidMchID(t *testing.T) {
 		"1528140051": true, "a": true, strings.Repeat("Z", 32): true,
 		"": false, strings.Repeat("Z", 33): false, "1-2": false, "１２": false, "1\x00": false, "a b": false,
 	} {
-		if got := ValidMchID(id); got != want {
-			t.Errorf("ValidMchID(%q) = %v, want %v", id, got, want)
+		if got := payjs.ValidOrderID(id); got != want {
+			t.Errorf("payjs.ValidOrderID(%q) = %v, want %v", id, got, want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -84,8 +85,11 @@ func (e *LoadError) Error() string {
 // Unwrap returns the cause.
 func (e *LoadError) Unwrap() error { return e.Err }
 
-// Is makes every LoadError match [ErrUnavailable].
-func (e *LoadError) Is(target error) bool { return target == ErrUnavailable }
+// Is makes every LoadError match [ErrUnavailable], and the core's
+// [closing.ErrKeysUnavailable].
+func (e *LoadError) Is(target error) bool {
+	return target == ErrUnavailable || target == closing.ErrKeysUnavailable
+}
 
 // Defaults of [NewStore].
 const (

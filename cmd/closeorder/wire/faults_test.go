@@ -41,6 +41,7 @@ import (
 	"github.com/payjs-close/payjs-close/cmd/testkit/mototest"
 	"github.com/payjs-close/payjs-close/cmd/testkit/testlog"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/secret"
 	"github.com/payjs-close/payjs-close/payjs"
 	"github.com/payjs-close/payjs-close/payjs/payjstest"
@@ -278,7 +279,7 @@ const (
 type answer struct {
 	status   int // HTTP kinds: the status code
 	headers  map[string]string
-	res      handler.Result // the normalized result (not for SQS)
+	res      closing.Result // the normalized result (not for SQS)
 	errType  string         // direct and EventBridge: the Lambda error type, "" when the result was returned
 	plainErr error          // an error that is not a typed Lambda error
 	failures []string       // SQS: the batchItemFailures
@@ -364,9 +365,9 @@ func (s *stack) call(t *testing.T, v via, payload []byte) answer {
 	return read(t, v, run(s.h, payload, 10*time.Second))
 }
 
-func decodeResult(t *testing.T, b []byte) handler.Result {
+func decodeResult(t *testing.T, b []byte) closing.Result {
 	t.Helper()
-	var r handler.Result
+	var r closing.Result
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -470,14 +471,14 @@ func (s *stack) close(t *testing.T, v via, id string, timeout time.Duration) ans
 
 // expect checks what the caller of kind v saw against the error code
 // want ("" for a close): its shape, its code and whether it is retryable.
-func expect(t *testing.T, v via, id string, a answer, want handler.Code) {
+func expect(t *testing.T, v via, id string, a answer, want closing.Code) {
 	t.Helper()
-	expectStatus(t, v, id, a, want, handler.StatusClosed)
+	expectStatus(t, v, id, a, want, closing.StatusClosed)
 }
 
 // expectStatus is expect for a success whose status is ok (closed or
 // already_closed).
-func expectStatus(t *testing.T, v via, id string, a answer, want handler.Code, ok string) {
+func expectStatus(t *testing.T, v via, id string, a answer, want closing.Code, ok string) {
 	t.Helper()
 	if a.plainErr != nil {
 		t.Fatalf("%s: untyped error %v", v, a.plainErr)
@@ -559,7 +560,7 @@ func TestPAYJSFaults(t *testing.T) {
 		inject   func(*payjstest.Server)  // before each invocation
 		timeout  time.Duration            // the invocation's deadline (default 10s)
 		refused  bool                     // PAYJS_BASE_URL is a closed loopback port
-		code     handler.Code             // "" = a success
+		code     closing.Code             // "" = a success
 		status   string                   // of a success (default closed)
 		payjsKey string                   // the merchant's key at PAYJS, when not the secret's
 		verified bool                     // for a close
@@ -585,19 +586,19 @@ func TestPAYJSFaults(t *testing.T) {
 		{name: "http_502_then_recovery", inject: fault(status(502, 1)), verified: true, requests: 2, after: closed},
 		{name: "http_503_then_recovery", inject: fault(status(503, 1)), verified: true, requests: 2, after: closed},
 		{name: "http_500_502_then_recovery", inject: fault(status(500, 1), status(502, 1)), verified: true, requests: 3, after: closed},
-		{name: "http_503_throughout", inject: fault(status(503, payjstest.Forever)), code: handler.CodePayjsUnavailable, requests: 3, after: unpaid},
+		{name: "http_503_throughout", inject: fault(status(503, payjstest.Forever)), code: closing.CodePayjsUnavailable, requests: 3, after: unpaid},
 		{name: "http_429_retry_after_1s_then_recovery",
 			inject:   fault(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 429, RetryAfter: time.Second}),
 			verified: true, requests: 2, after: closed, elapsed: [2]time.Duration{time.Second, 4 * time.Second}},
 		{name: "http_429_retry_after_beyond_budget",
 			inject: fault(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 429, RetryAfter: 10 * time.Second, Count: payjstest.Forever}),
-			code:   handler.CodePayjsUnavailable, requests: 1, after: unpaid, elapsed: [2]time.Duration{0, 2500 * time.Millisecond}},
-		{name: "html_error_page", inject: fault(payjstest.Fault{Kind: payjstest.FaultHTML}), code: handler.CodePayjsBadResponse, requests: 1, after: unpaid},
-		{name: "invalid_json", inject: fault(payjstest.Fault{Kind: payjstest.FaultInvalidJSON}), code: handler.CodePayjsBadResponse, requests: 1, after: unpaid},
-		{name: "wrong_shape", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `[{"return_code":1}]`}), code: handler.CodePayjsBadResponse, requests: 1, after: unpaid},
-		{name: "truncated_body", inject: fault(payjstest.Fault{Kind: payjstest.FaultTruncated}), code: handler.CodePayjsBadResponse, requests: 1, after: closed},
-		{name: "body_over_cap", inject: fault(payjstest.Fault{Kind: payjstest.FaultOversize}), code: handler.CodePayjsBadResponse, requests: 1, after: closed},
-		{name: "signature_wrong", inject: fault(payjstest.Fault{Kind: payjstest.FaultWrongSign}), code: handler.CodePayjsBadResponse, requests: 1, after: closed,
+			code:   closing.CodePayjsUnavailable, requests: 1, after: unpaid, elapsed: [2]time.Duration{0, 2500 * time.Millisecond}},
+		{name: "html_error_page", inject: fault(payjstest.Fault{Kind: payjstest.FaultHTML}), code: closing.CodePayjsBadResponse, requests: 1, after: unpaid},
+		{name: "invalid_json", inject: fault(payjstest.Fault{Kind: payjstest.FaultInvalidJSON}), code: closing.CodePayjsBadResponse, requests: 1, after: unpaid},
+		{name: "wrong_shape", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `[{"return_code":1}]`}), code: closing.CodePayjsBadResponse, requests: 1, after: unpaid},
+		{name: "truncated_body", inject: fault(payjstest.Fault{Kind: payjstest.FaultTruncated}), code: closing.CodePayjsBadResponse, requests: 1, after: closed},
+		{name: "body_over_cap", inject: fault(payjstest.Fault{Kind: payjstest.FaultOversize}), code: closing.CodePayjsBadResponse, requests: 1, after: closed},
+		{name: "signature_wrong", inject: fault(payjstest.Fault{Kind: payjstest.FaultWrongSign}), code: closing.CodePayjsBadResponse, requests: 1, after: closed,
 			check: func(t *testing.T, a answer) {
 				if a.res.OK || a.res.Verified {
 					t.Errorf("a wrongly signed answer became a success: %+v", a.res)
@@ -605,11 +606,11 @@ func TestPAYJSFaults(t *testing.T) {
 			}},
 		{name: "signature_missing", inject: fault(payjstest.Fault{Kind: payjstest.FaultNoSign}), verified: false, requests: 1, after: closed},
 		{name: "signature_missing_required", vars: map[string]string{"PAYJS_REQUIRE_SIGNATURE": "true"},
-			inject: fault(payjstest.Fault{Kind: payjstest.FaultNoSign}), code: handler.CodePayjsBadResponse, requests: 1, after: closed},
+			inject: fault(payjstest.Fault{Kind: payjstest.FaultNoSign}), code: closing.CodePayjsBadResponse, requests: 1, after: closed},
 		{name: "connection_reset_then_recovery", inject: fault(payjstest.Fault{Kind: payjstest.FaultDrop}), verified: true, requests: 2, after: closed},
 		{name: "connection_reset_throughout", inject: fault(payjstest.Fault{Kind: payjstest.FaultDrop, Count: payjstest.Forever}),
-			code: handler.CodePayjsUnavailable, requests: 3, after: unpaid},
-		{name: "connection_refused", refused: true, code: handler.CodePayjsUnavailable, requests: 0, after: unpaid,
+			code: closing.CodePayjsUnavailable, requests: 3, after: unpaid},
+		{name: "connection_refused", refused: true, code: closing.CodePayjsUnavailable, requests: 0, after: unpaid,
 			check: func(t *testing.T, a answer) {
 				if a.res.Attempts != 3 {
 					t.Errorf("attempts %d, want 3 (connect errors are retried)", a.res.Attempts)
@@ -617,10 +618,10 @@ func TestPAYJSFaults(t *testing.T) {
 			}},
 		{name: "slow_beyond_time_budget", vars: map[string]string{"PAYJS_TIMEOUT": "300ms"},
 			inject: fault(payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 5 * time.Second, Count: payjstest.Forever}),
-			code:   handler.CodePayjsTimeout, requests: 1, after: unpaid, elapsed: [2]time.Duration{300 * time.Millisecond, 4 * time.Second}},
+			code:   closing.CodePayjsTimeout, requests: 1, after: unpaid, elapsed: [2]time.Duration{300 * time.Millisecond, 4 * time.Second}},
 		{name: "lambda_deadline_shorter_than_budget", vars: map[string]string{"PAYJS_TIMEOUT": "5s"}, timeout: 400 * time.Millisecond,
 			inject: fault(payjstest.Fault{Kind: payjstest.FaultLatency, Delay: 5 * time.Second, Count: payjstest.Forever}),
-			code:   handler.CodePayjsTimeout, requests: 1, after: unpaid,
+			code:   closing.CodePayjsTimeout, requests: 1, after: unpaid,
 			check: func(t *testing.T, a answer) {
 				// The close gives up at the deadline less the 200ms
 				// reserve, not sooner, and the reserve is the time to
@@ -634,25 +635,25 @@ func TestPAYJSFaults(t *testing.T) {
 					t.Errorf("returned %v after the deadline, want before it", -a.left)
 				}
 			}},
-		{name: "paid_order_is_final", state: paid, code: handler.CodeOrderPaid, requests: 1, after: paid,
+		{name: "paid_order_is_final", state: paid, code: closing.CodeOrderPaid, requests: 1, after: paid,
 			check: func(t *testing.T, a answer) {
-				if a.res.Status != handler.StatusPaid || a.res.Upstream == nil || a.res.Upstream.ReturnCode != 0 || a.res.Upstream.ReturnMsg != payjstest.MsgAlreadyPaid {
+				if a.res.Status != closing.StatusPaid || a.res.Upstream == nil || a.res.Upstream.ReturnCode != 0 || a.res.Upstream.ReturnMsg != payjstest.MsgAlreadyPaid {
 					t.Errorf("result %+v, want status paid and PAYJS's return_code 0 %q", a.res, payjstest.MsgAlreadyPaid)
 				}
 			}},
-		{name: "already_closed_is_success", state: closed, status: handler.StatusAlreadyClosed, verified: true, requests: 1, after: closed},
+		{name: "already_closed_is_success", state: closed, status: closing.StatusAlreadyClosed, verified: true, requests: 1, after: closed},
 		{name: "http_502_after_the_close_then_already_closed", inject: fault(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 502, AfterClose: true}),
-			status: handler.StatusAlreadyClosed, verified: true, requests: 2, after: closed},
-		{name: "key_mismatch", payjsKey: "the-key-the-merchant-set-at-payjs", code: handler.CodeKeyMismatch, requests: 1, after: unpaid,
+			status: closing.StatusAlreadyClosed, verified: true, requests: 2, after: closed},
+		{name: "key_mismatch", payjsKey: "the-key-the-merchant-set-at-payjs", code: closing.CodeKeyMismatch, requests: 1, after: unpaid,
 			check: func(t *testing.T, a answer) {
 				if a.res.Upstream == nil || a.res.Upstream.ReturnMsg != payjstest.MsgBadSign {
 					t.Errorf("result %+v, want PAYJS's %q", a.res, payjstest.MsgBadSign)
 				}
 			}},
 		{name: "refusal_in_msg", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"msg":"订单已支付"}`}),
-			code: handler.CodeOrderPaid, requests: 1, after: unpaid},
+			code: closing.CodeOrderPaid, requests: 1, after: unpaid},
 		{name: "refusal_of_60KB_is_clipped", inject: fault(payjstest.Fault{Kind: payjstest.FaultBody, Body: `{"return_code":0,"return_msg":"` + strings.Repeat("拒绝", 10000) + `"}`}),
-			code: handler.CodePayjsRejected, requests: 1, after: unpaid,
+			code: closing.CodePayjsRejected, requests: 1, after: unpaid,
 			check: func(t *testing.T, a answer) {
 				if a.res.Upstream == nil || len(a.res.Upstream.ReturnMsg) > 256 || !strings.HasPrefix(a.res.Upstream.ReturnMsg, "拒绝拒绝") {
 					t.Errorf("return_msg of %d bytes, want at most 256", len(a.res.Upstream.ReturnMsg))
@@ -685,7 +686,7 @@ func TestPAYJSFaults(t *testing.T) {
 				before := s.sim.Requests()
 				a := s.close(t, v, id, timeout)
 				s.sim.ClearFaults()
-				expectStatus(t, v, id, a, rw.code, cmp.Or(rw.status, handler.StatusClosed))
+				expectStatus(t, v, id, a, rw.code, cmp.Or(rw.status, closing.StatusClosed))
 				if n := s.sim.Requests() - before; n != rw.requests {
 					t.Errorf("%s: PAYJS received %d requests, want %d", v, n, rw.requests)
 				}
@@ -789,7 +790,7 @@ func expectConfigUnavailableWithin(t *testing.T, s *stack, timeout time.Duration
 	wg.Wait()
 	for i, v := range allVias {
 		a := read(t, v, raws[i])
-		expect(t, v, ids[i], a, handler.CodeConfigUnavailable)
+		expect(t, v, ids[i], a, closing.CodeConfigUnavailable)
 		if v != viaSQS && a.res.Attempts != 0 {
 			t.Errorf("%s: attempts %d, want 0", v, a.res.Attempts)
 		}
@@ -800,7 +801,7 @@ func expectConfigUnavailableWithin(t *testing.T, s *stack, timeout time.Duration
 	if n := s.sim.Requests() - before; n != 0 {
 		t.Errorf("PAYJS received %d requests without a key", n)
 	}
-	if l := s.out.find(t, "close", map[string]any{"error_code": string(handler.CodeConfigUnavailable)}); l == nil || l["level"] != "ERROR" || !strings.Contains(fmt.Sprint(l["cause"]), "secret") {
+	if l := s.out.find(t, "close", map[string]any{"error_code": string(closing.CodeConfigUnavailable)}); l == nil || l["level"] != "ERROR" || !strings.Contains(fmt.Sprint(l["cause"]), "secret") {
 		t.Errorf("no ERROR close line says why the key is unavailable: %v", l)
 	}
 }
@@ -819,7 +820,7 @@ func expectRecovers(t *testing.T, s *stack) {
 		case a.res.OK:
 			expect(t, viaHTTP, id, a, "")
 			return
-		case a.res.Failure == nil || a.res.Failure.Code != handler.CodeConfigUnavailable:
+		case a.res.Failure == nil || a.res.Failure.Code != closing.CodeConfigUnavailable:
 			t.Fatalf("while recovering: %+v, want config_unavailable until the key loads", a.res)
 		case time.Now().After(deadline):
 			t.Fatalf("not recovered within %v", secret.MaxLoadBackoff+15*time.Second)
@@ -978,7 +979,7 @@ func TestSecretsManagerFaults(t *testing.T) {
 		if l := s.out.find(t, failed, nil); l["level"] != "WARN" || l["reason"] != "unreachable" {
 			t.Errorf("refresh failure logged as %v, want WARN with reason unreachable", l)
 		}
-		if s.out.find(t, "close", map[string]any{"error_code": string(handler.CodeConfigUnavailable)}) != nil {
+		if s.out.find(t, "close", map[string]any{"error_code": string(closing.CodeConfigUnavailable)}) != nil {
 			t.Errorf("a caller was told the key is unavailable while a stale one was at hand")
 		}
 		expectCloses(t, s) // still down, later: the stale key again
@@ -1027,7 +1028,7 @@ func TestEventBridgeTransientFailureIsALambdaError(t *testing.T) {
 		id := s.order(payjstest.StateUnpaid)
 		s.sim.Inject(payjstest.Fault{Kind: payjstest.FaultStatus, Status: 503, Count: payjstest.Forever})
 		a := s.close(t, viaEventBridge, id, 10*time.Second)
-		expect(t, viaEventBridge, id, a, handler.CodePayjsUnavailable)
+		expect(t, viaEventBridge, id, a, closing.CodePayjsUnavailable)
 		if a.res.Attempts != 3 || s.sim.Requests() != 3 {
 			t.Errorf("attempts %d, PAYJS requests %d; want 3 and 3 (retried within the invoke first)", a.res.Attempts, s.sim.Requests())
 		}
@@ -1046,7 +1047,7 @@ func TestEventBridgeTransientFailureIsALambdaError(t *testing.T) {
 		for try := range 3 {
 			before := s.sim.Requests()
 			a := s.close(t, viaEventBridge, id, 10*time.Second)
-			expect(t, viaEventBridge, id, a, handler.CodePayjsUnavailable)
+			expect(t, viaEventBridge, id, a, closing.CodePayjsUnavailable)
 			if n := s.sim.Requests() - before; n != 3 {
 				t.Errorf("invoke %d: PAYJS received %d requests, want 3", try+1, n)
 			}
@@ -1064,7 +1065,7 @@ func TestEventBridgeTransientFailureIsALambdaError(t *testing.T) {
 		a := s.close(t, viaEventBridge, payjstest.DemoOrderPaid, 10*time.Second)
 		// A result, not a Lambda error: Lambda does not retry it and
 		// nothing is dead-lettered; the log line and metric record it.
-		expect(t, viaEventBridge, payjstest.DemoOrderPaid, a, handler.CodeOrderPaid)
+		expect(t, viaEventBridge, payjstest.DemoOrderPaid, a, closing.CodeOrderPaid)
 		if s.sim.Requests() != 1 {
 			t.Errorf("PAYJS received %d requests, want 1", s.sim.Requests())
 		}
@@ -1086,18 +1087,18 @@ func TestSQSBatchOfTenMixedOutcomes(t *testing.T) {
 	ebBody := string(eventBridgeEvent(t, map[string]any{"payjs_order_id": u3}))
 	records := []struct {
 		id, body string
-		code     handler.Code // "" = closed
+		code     closing.Code // "" = closed
 	}{
 		{"m01-direct", `{"payjs_order_id":"` + u1 + `"}`, ""},
 		{"m02-direct-mchid", `{"payjs_order_id":"` + u2 + `","mchid":"` + payjstest.DemoMchID + `"}`, ""},
 		{"m03-eventbridge", ebBody, ""},
-		{"m04-paid", `{"payjs_order_id":"` + payjstest.DemoOrderPaid + `"}`, handler.CodeOrderPaid},
-		{"m05-expired", `{"payjs_order_id":"` + payjstest.DemoOrderExpired + `"}`, handler.CodePayjsRejected},
-		{"m06-unavailable", `{"payjs_order_id":"` + payjstest.DemoOrderUnavailable + `"}`, handler.CodePayjsUnavailable},
-		{"m07-bad-gateway", `{"payjs_order_id":"` + badGateway + `"}`, handler.CodePayjsUnavailable},
-		{"m08-invalid-id", `{"payjs_order_id":"bad-id!"}`, handler.CodeInvalidOrderID},
-		{"m09-not-json", `payjs_order_id=` + u1, handler.CodeInvalidRequest},
-		{"m10-unknown-mchid", `{"payjs_order_id":"` + u1 + `","mchid":"9999999999"}`, handler.CodeInvalidRequest},
+		{"m04-paid", `{"payjs_order_id":"` + payjstest.DemoOrderPaid + `"}`, closing.CodeOrderPaid},
+		{"m05-expired", `{"payjs_order_id":"` + payjstest.DemoOrderExpired + `"}`, closing.CodePayjsRejected},
+		{"m06-unavailable", `{"payjs_order_id":"` + payjstest.DemoOrderUnavailable + `"}`, closing.CodePayjsUnavailable},
+		{"m07-bad-gateway", `{"payjs_order_id":"` + badGateway + `"}`, closing.CodePayjsUnavailable},
+		{"m08-invalid-id", `{"payjs_order_id":"bad-id!"}`, closing.CodeInvalidOrderID},
+		{"m09-not-json", `payjs_order_id=` + u1, closing.CodeInvalidRequest},
+		{"m10-unknown-mchid", `{"payjs_order_id":"` + u1 + `","mchid":"9999999999"}`, closing.CodeInvalidRequest},
 	}
 	var recs [][2]string
 	var wantFailures []string
@@ -1249,109 +1250,109 @@ func TestMalformedEvents(t *testing.T) {
 		name    string
 		v       via
 		payload []byte
-		code    handler.Code
+		code    closing.Code
 	}
-	httpAPI := func(name string, code handler.Code, edits ...func(map[string]any)) tc {
+	httpAPI := func(name string, code closing.Code, edits ...func(map[string]any)) tc {
 		return tc{"http_api/" + name, viaHTTP, edit(t, "http-api.json", edits...), code}
 	}
-	rest := func(name string, code handler.Code, edits ...func(map[string]any)) tc {
+	rest := func(name string, code closing.Code, edits ...func(map[string]any)) tc {
 		return tc{"rest_api/" + name, viaREST, edit(t, "rest-api.json", edits...), code}
 	}
-	furl := func(name string, code handler.Code, edits ...func(map[string]any)) tc {
+	furl := func(name string, code closing.Code, edits ...func(map[string]any)) tc {
 		return tc{"function_url/" + name, viaFunctionURL, edit(t, "function-url.json", edits...), code}
 	}
-	eb := func(name string, code handler.Code, detail any) tc {
+	eb := func(name string, code closing.Code, detail any) tc {
 		return tc{"eventbridge/" + name, viaEventBridge, edit(t, "eventbridge.json", set("detail", detail)), code}
 	}
-	direct := func(name string, code handler.Code, payload string) tc {
+	direct := func(name string, code closing.Code, payload string) tc {
 		return tc{"direct/" + name, viaDirect, []byte(payload), code}
 	}
-	record := func(name string, code handler.Code, body string) tc {
+	record := func(name string, code closing.Code, body string) tc {
 		return tc{"sqs_record/" + name, viaSQS, sqsEvent(t, [2]string{"m-" + name, body}), code}
 	}
 	cases := []tc{
-		httpAPI("get", handler.CodeMethodNotAllowed, withMethod(http.MethodGet)),
-		httpAPI("unknown_route", handler.CodeNotFound, withPath("/orders/"+id1+"/refund")),
-		httpAPI("close_without_body", handler.CodeInvalidRequest, withPath("/close")),
-		httpAPI("empty_path_id", handler.CodeInvalidRequest, set("pathParameters", map[string]any{"payjs_order_id": ""})),
-		httpAPI("invalid_path_id", handler.CodeInvalidOrderID, withPathID("bad-id!")),
-		httpAPI("json_not_an_object", handler.CodeInvalidRequest, withPath("/close"), withBody(`["`+id1+`"]`, jsonCT, false)),
-		httpAPI("json_cut_short", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1, jsonCT, false)),
-		httpAPI("json_id_number", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":2026112500000000000000000001}`, jsonCT, false)),
-		httpAPI("json_id_null", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":null}`, jsonCT, false)),
-		httpAPI("json_mchid_number", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","mchid":1528140051}`, jsonCT, false)),
-		httpAPI("json_unknown_mchid", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","mchid":"9999999999"}`, jsonCT, false)),
-		httpAPI("form_id_twice", handler.CodeInvalidRequest, withPath("/close"), withBody("payjs_order_id="+id1+"&payjs_order_id="+id2, formCT, false)),
-		httpAPI("form_bad_escape", handler.CodeInvalidRequest, withPath("/close"), withBody("payjs_order_id=%zz", formCT, false)),
-		httpAPI("path_and_body_disagree", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"payjs_order_id":"`+id2+`"}`, jsonCT, false)),
-		httpAPI("body_over_4KiB", handler.CodePayloadTooLarge, withPath("/close"), withBody(big, jsonCT, false)),
-		httpAPI("base64_body_over_4KiB", handler.CodePayloadTooLarge, withPath("/close"), withBody(big, jsonCT, true)),
-		httpAPI("bad_base64", handler.CodeInvalidRequest, withPath("/close"), set("body", "not base64!"), set("isBase64Encoded", true)),
-		httpAPI("no_content_type_not_json", handler.CodeUnsupportedMediaType, withPath("/close"), withBody("payjs_order_id="+id1, "", false)),
-		httpAPI("json_id_twice", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`, jsonCT, false)),
-		httpAPI("json_id_in_two_cases", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","PAYJS_ORDER_ID":"`+id2+`"}`, jsonCT, false)),
-		httpAPI("json_misspelled_close_after_as_form", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"closeAfter":"15m"}`, formCT, false)),
-		httpAPI("json_no_request_field", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"order":"`+id1+`"}`, "", false)),
-		httpAPI("form_unknown_field", handler.CodeInvalidRequest, withPathID(id1), withBody("closeAfter=15m", formCT, false)),
-		httpAPI("close_at_offset_out_of_range", handler.CodeInvalidRequest, withPathID(id1), withBody(`{"close_at":"2026-11-29T12:15:00+24:00"}`, jsonCT, false)),
-		httpAPI("text_plain", handler.CodeUnsupportedMediaType, withPath("/close"), withBody(id1, "text/plain", false)),
-		httpAPI("charset_latin1", handler.CodeUnsupportedMediaType, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, jsonCT+"; charset=iso-8859-1", false)),
-		httpAPI("headers_not_an_object", handler.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, jsonCT, false), set("headers", "content-type: application/json")),
-		httpAPI("method_not_a_string", handler.CodeInvalidRequest, func(m map[string]any) { obj(obj(m, "requestContext"), "http")["method"] = 1 }),
+		httpAPI("get", closing.CodeMethodNotAllowed, withMethod(http.MethodGet)),
+		httpAPI("unknown_route", closing.CodeNotFound, withPath("/orders/"+id1+"/refund")),
+		httpAPI("close_without_body", closing.CodeInvalidRequest, withPath("/close")),
+		httpAPI("empty_path_id", closing.CodeInvalidRequest, set("pathParameters", map[string]any{"payjs_order_id": ""})),
+		httpAPI("invalid_path_id", closing.CodeInvalidOrderID, withPathID("bad-id!")),
+		httpAPI("json_not_an_object", closing.CodeInvalidRequest, withPath("/close"), withBody(`["`+id1+`"]`, jsonCT, false)),
+		httpAPI("json_cut_short", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1, jsonCT, false)),
+		httpAPI("json_id_number", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":2026112500000000000000000001}`, jsonCT, false)),
+		httpAPI("json_id_null", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":null}`, jsonCT, false)),
+		httpAPI("json_mchid_number", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","mchid":1528140051}`, jsonCT, false)),
+		httpAPI("json_unknown_mchid", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","mchid":"9999999999"}`, jsonCT, false)),
+		httpAPI("form_id_twice", closing.CodeInvalidRequest, withPath("/close"), withBody("payjs_order_id="+id1+"&payjs_order_id="+id2, formCT, false)),
+		httpAPI("form_bad_escape", closing.CodeInvalidRequest, withPath("/close"), withBody("payjs_order_id=%zz", formCT, false)),
+		httpAPI("path_and_body_disagree", closing.CodeInvalidRequest, withPathID(id1), withBody(`{"payjs_order_id":"`+id2+`"}`, jsonCT, false)),
+		httpAPI("body_over_4KiB", closing.CodePayloadTooLarge, withPath("/close"), withBody(big, jsonCT, false)),
+		httpAPI("base64_body_over_4KiB", closing.CodePayloadTooLarge, withPath("/close"), withBody(big, jsonCT, true)),
+		httpAPI("bad_base64", closing.CodeInvalidRequest, withPath("/close"), set("body", "not base64!"), set("isBase64Encoded", true)),
+		httpAPI("no_content_type_not_json", closing.CodeUnsupportedMediaType, withPath("/close"), withBody("payjs_order_id="+id1, "", false)),
+		httpAPI("json_id_twice", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`, jsonCT, false)),
+		httpAPI("json_id_in_two_cases", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`","PAYJS_ORDER_ID":"`+id2+`"}`, jsonCT, false)),
+		httpAPI("json_misspelled_close_after_as_form", closing.CodeInvalidRequest, withPathID(id1), withBody(`{"closeAfter":"15m"}`, formCT, false)),
+		httpAPI("json_no_request_field", closing.CodeInvalidRequest, withPathID(id1), withBody(`{"order":"`+id1+`"}`, "", false)),
+		httpAPI("form_unknown_field", closing.CodeInvalidRequest, withPathID(id1), withBody("closeAfter=15m", formCT, false)),
+		httpAPI("close_at_offset_out_of_range", closing.CodeInvalidRequest, withPathID(id1), withBody(`{"close_at":"2026-11-29T12:15:00+24:00"}`, jsonCT, false)),
+		httpAPI("text_plain", closing.CodeUnsupportedMediaType, withPath("/close"), withBody(id1, "text/plain", false)),
+		httpAPI("charset_latin1", closing.CodeUnsupportedMediaType, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, jsonCT+"; charset=iso-8859-1", false)),
+		httpAPI("headers_not_an_object", closing.CodeInvalidRequest, withPath("/close"), withBody(`{"payjs_order_id":"`+id1+`"}`, jsonCT, false), set("headers", "content-type: application/json")),
+		httpAPI("method_not_a_string", closing.CodeInvalidRequest, func(m map[string]any) { obj(obj(m, "requestContext"), "http")["method"] = 1 }),
 
-		rest("get", handler.CodeMethodNotAllowed, withMethod(http.MethodGet)),
-		rest("unknown_route", handler.CodeNotFound, withPath("/refund")),
-		rest("form_without_id", handler.CodeInvalidRequest, withBody("mchid="+payjstest.DemoMchID, formCT, false)),
-		rest("form_invalid_id", handler.CodeInvalidOrderID, withBody("payjs_order_id=bad-id%21", formCT, false)),
-		rest("invalid_path_id", handler.CodeInvalidOrderID, withPathID("bad-id!")),
-		rest("body_over_4KiB", handler.CodePayloadTooLarge, withBody(big, jsonCT, false)),
-		rest("no_content_type", handler.CodeUnsupportedMediaType, withBody("payjs_order_id="+id1, "", false)),
+		rest("get", closing.CodeMethodNotAllowed, withMethod(http.MethodGet)),
+		rest("unknown_route", closing.CodeNotFound, withPath("/refund")),
+		rest("form_without_id", closing.CodeInvalidRequest, withBody("mchid="+payjstest.DemoMchID, formCT, false)),
+		rest("form_invalid_id", closing.CodeInvalidOrderID, withBody("payjs_order_id=bad-id%21", formCT, false)),
+		rest("invalid_path_id", closing.CodeInvalidOrderID, withPathID("bad-id!")),
+		rest("body_over_4KiB", closing.CodePayloadTooLarge, withBody(big, jsonCT, false)),
+		rest("no_content_type", closing.CodeUnsupportedMediaType, withBody("payjs_order_id="+id1, "", false)),
 
-		furl("get", handler.CodeMethodNotAllowed, withMethod(http.MethodGet)),
-		furl("unknown_path", handler.CodeNotFound, withPath("/refund")),
-		furl("no_body", handler.CodeInvalidRequest, withBody("", "", false)),
-		furl("bad_base64", handler.CodeInvalidRequest, set("body", "%%%"), set("isBase64Encoded", true)),
-		furl("json_not_an_object", handler.CodeInvalidRequest, withBody(`"`+id1+`"`, jsonCT, true)),
-		furl("body_over_4KiB", handler.CodePayloadTooLarge, withBody(big, jsonCT, true)),
-		furl("invalid_path_id", handler.CodeInvalidOrderID, withBody("", "", false), withPath("/orders/bad-id%21/close")),
+		furl("get", closing.CodeMethodNotAllowed, withMethod(http.MethodGet)),
+		furl("unknown_path", closing.CodeNotFound, withPath("/refund")),
+		furl("no_body", closing.CodeInvalidRequest, withBody("", "", false)),
+		furl("bad_base64", closing.CodeInvalidRequest, set("body", "%%%"), set("isBase64Encoded", true)),
+		furl("json_not_an_object", closing.CodeInvalidRequest, withBody(`"`+id1+`"`, jsonCT, true)),
+		furl("body_over_4KiB", closing.CodePayloadTooLarge, withBody(big, jsonCT, true)),
+		furl("invalid_path_id", closing.CodeInvalidOrderID, withBody("", "", false), withPath("/orders/bad-id%21/close")),
 
-		eb("detail_without_id", handler.CodeInvalidRequest, map[string]any{"order": id1}),
-		eb("detail_id_number", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": 1}),
-		eb("detail_id_invalid", handler.CodeInvalidOrderID, map[string]any{"payjs_order_id": "bad-id!"}),
-		eb("detail_mchid_invalid", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "mchid": "1528140051&key="}),
-		eb("detail_mchid_unknown", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "mchid": "9999999999"}),
-		eb("detail_not_an_object", handler.CodeUnsupportedEvent, id1),
-		eb("detail_misspelled_close_at", handler.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "Close_At": "2026-11-29T12:15:00Z"}),
+		eb("detail_without_id", closing.CodeInvalidRequest, map[string]any{"order": id1}),
+		eb("detail_id_number", closing.CodeInvalidRequest, map[string]any{"payjs_order_id": 1}),
+		eb("detail_id_invalid", closing.CodeInvalidOrderID, map[string]any{"payjs_order_id": "bad-id!"}),
+		eb("detail_mchid_invalid", closing.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "mchid": "1528140051&key="}),
+		eb("detail_mchid_unknown", closing.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "mchid": "9999999999"}),
+		eb("detail_not_an_object", closing.CodeUnsupportedEvent, id1),
+		eb("detail_misspelled_close_at", closing.CodeInvalidRequest, map[string]any{"payjs_order_id": id1, "Close_At": "2026-11-29T12:15:00Z"}),
 
-		record("body_not_json", handler.CodeInvalidRequest, "payjs_order_id="+id1),
-		record("body_empty", handler.CodeInvalidRequest, ""),
-		record("body_unknown_object", handler.CodeUnsupportedEvent, `{"order":"`+id1+`"}`),
-		record("body_invalid_id", handler.CodeInvalidOrderID, `{"payjs_order_id":"bad-id!"}`),
-		record("body_id_number", handler.CodeInvalidRequest, `{"payjs_order_id":1}`),
-		record("body_id_twice", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`),
-		record("body_misspelled_id", handler.CodeInvalidRequest, `{"PAYJS_ORDER_ID":"`+id1+`"}`),
-		record("body_eventbridge_without_id", handler.CodeInvalidRequest, string(edit(t, "eventbridge.json", set("detail", map[string]any{})))),
-		{"sqs/mixed_event_sources", viaDirect, []byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"a","body":"{}"},{"eventSource":"aws:sns"}]}`), handler.CodeUnsupportedEvent},
+		record("body_not_json", closing.CodeInvalidRequest, "payjs_order_id="+id1),
+		record("body_empty", closing.CodeInvalidRequest, ""),
+		record("body_unknown_object", closing.CodeUnsupportedEvent, `{"order":"`+id1+`"}`),
+		record("body_invalid_id", closing.CodeInvalidOrderID, `{"payjs_order_id":"bad-id!"}`),
+		record("body_id_number", closing.CodeInvalidRequest, `{"payjs_order_id":1}`),
+		record("body_id_twice", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`),
+		record("body_misspelled_id", closing.CodeInvalidRequest, `{"PAYJS_ORDER_ID":"`+id1+`"}`),
+		record("body_eventbridge_without_id", closing.CodeInvalidRequest, string(edit(t, "eventbridge.json", set("detail", map[string]any{})))),
+		{"sqs/mixed_event_sources", viaDirect, []byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"a","body":"{}"},{"eventSource":"aws:sns"}]}`), closing.CodeUnsupportedEvent},
 
-		direct("id_twice", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`),
-		direct("misspelled_id_only", handler.CodeInvalidRequest, `{"PAYJS_ORDER_ID":"`+id1+`"}`),
-		direct("misspelled_mchid", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","MchId":"`+payjstest.DemoMchID+`"}`),
-		direct("id_number", handler.CodeInvalidRequest, `{"payjs_order_id":2026112500000000000000000001}`),
-		direct("id_null", handler.CodeInvalidRequest, `{"payjs_order_id":null}`),
-		direct("id_empty", handler.CodeInvalidRequest, `{"payjs_order_id":""}`),
-		direct("id_invalid", handler.CodeInvalidOrderID, `{"payjs_order_id":"bad-id!"}`),
-		direct("mchid_number", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","mchid":1}`),
-		direct("mchid_invalid", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","mchid":"15 28"}`),
-		direct("mchid_unknown", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","mchid":"9999999999"}`),
-		direct("empty_object", handler.CodeUnsupportedEvent, `{}`),
-		direct("unknown_object", handler.CodeUnsupportedEvent, `{"order":"`+id1+`"}`),
-		direct("array", handler.CodeInvalidRequest, `["`+id1+`"]`),
-		direct("string", handler.CodeInvalidRequest, `"`+id1+`"`),
-		direct("number", handler.CodeInvalidRequest, `2026112500000000000000000001`),
-		direct("null", handler.CodeInvalidRequest, `null`),
-		direct("empty", handler.CodeInvalidRequest, ``),
-		direct("cut_short", handler.CodeInvalidRequest, `{"payjs_order_id":"`+id1),
-		direct("not_json", handler.CodeInvalidRequest, `payjs_order_id=`+id1),
+		direct("id_twice", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","payjs_order_id":"`+id2+`"}`),
+		direct("misspelled_id_only", closing.CodeInvalidRequest, `{"PAYJS_ORDER_ID":"`+id1+`"}`),
+		direct("misspelled_mchid", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","MchId":"`+payjstest.DemoMchID+`"}`),
+		direct("id_number", closing.CodeInvalidRequest, `{"payjs_order_id":2026112500000000000000000001}`),
+		direct("id_null", closing.CodeInvalidRequest, `{"payjs_order_id":null}`),
+		direct("id_empty", closing.CodeInvalidRequest, `{"payjs_order_id":""}`),
+		direct("id_invalid", closing.CodeInvalidOrderID, `{"payjs_order_id":"bad-id!"}`),
+		direct("mchid_number", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","mchid":1}`),
+		direct("mchid_invalid", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","mchid":"15 28"}`),
+		direct("mchid_unknown", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1+`","mchid":"9999999999"}`),
+		direct("empty_object", closing.CodeUnsupportedEvent, `{}`),
+		direct("unknown_object", closing.CodeUnsupportedEvent, `{"order":"`+id1+`"}`),
+		direct("array", closing.CodeInvalidRequest, `["`+id1+`"]`),
+		direct("string", closing.CodeInvalidRequest, `"`+id1+`"`),
+		direct("number", closing.CodeInvalidRequest, `2026112500000000000000000001`),
+		direct("null", closing.CodeInvalidRequest, `null`),
+		direct("empty", closing.CodeInvalidRequest, ``),
+		direct("cut_short", closing.CodeInvalidRequest, `{"payjs_order_id":"`+id1),
+		direct("not_json", closing.CodeInvalidRequest, `payjs_order_id=`+id1),
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1368,7 +1369,7 @@ func TestMalformedEvents(t *testing.T) {
 				return
 			}
 			expect(t, c.v, "", a, c.code)
-			if c.code == handler.CodeMethodNotAllowed && a.headers["Allow"] != "POST, DELETE" {
+			if c.code == closing.CodeMethodNotAllowed && a.headers["Allow"] != "POST, DELETE" {
 				t.Errorf("405 without Allow: POST, DELETE: %v", a.headers)
 			}
 		})
@@ -1422,7 +1423,7 @@ func TestTLSVerificationCannotBeTurnedOff(t *testing.T) {
 
 	id := payjstest.DemoOrderUnpaid(1)
 	for _, v := range allVias {
-		expect(t, v, id, s.close(t, v, id, 10*time.Second), handler.CodePayjsUnavailable)
+		expect(t, v, id, s.close(t, v, id, 10*time.Second), closing.CodePayjsUnavailable)
 	}
 	if n := sim.Requests(); n != 0 {
 		t.Errorf("PAYJS received %d requests over an unverified connection", n)
@@ -1430,7 +1431,7 @@ func TestTLSVerificationCannotBeTurnedOff(t *testing.T) {
 	if got := s.state(t, id); got != payjstest.StateUnpaid {
 		t.Errorf("order is %v, want unpaid", got)
 	}
-	l := s.out.find(t, "close", map[string]any{"error_code": handler.CodePayjsUnavailable})
+	l := s.out.find(t, "close", map[string]any{"error_code": closing.CodePayjsUnavailable})
 	if l == nil || !strings.Contains(fmt.Sprint(l["cause"]), "certificate") {
 		t.Errorf("the close log line does not name the certificate: %v", l)
 	}
@@ -1479,7 +1480,7 @@ func TestPlainHTTPBaseURLRefusedAtInit(t *testing.T) {
 			h, err := build(nil, func(name string) string {
 				return map[string]string{"PAYJS_SECRET_ID": "payjs-close", "PAYJS_BASE_URL": u}[name]
 			}, out)
-			var ce *handler.ConfigError
+			var ce *ConfigError
 			if h != nil || !errors.As(err, &ce) || ce.Var != "PAYJS_BASE_URL" || !strings.Contains(err.Error(), "PAYJS_BASE_URL") {
 				t.Fatalf("Build = %v, %v; want a configuration error naming PAYJS_BASE_URL", h, err)
 			}
@@ -1509,13 +1510,13 @@ func TestRedeliveryAfterALostAnswerFindsTheOrderClosed(t *testing.T) {
 			id := s.order(payjstest.StateUnpaid)
 			s.sim.Inject(payjstest.Fault{Kind: k})
 			a := s.close(t, viaSQS, id, 10*time.Second)
-			expect(t, viaSQS, id, a, handler.CodePayjsBadResponse)
+			expect(t, viaSQS, id, a, closing.CodePayjsBadResponse)
 			if got := s.state(t, id); got != payjstest.StateClosed {
 				t.Fatalf("order is %v, want closed by the first delivery", got)
 			}
 			a = s.close(t, viaSQS, id, 10*time.Second) // the redelivery
 			expect(t, viaSQS, id, a, "")
-			l := s.out.find(t, "close", map[string]any{"outcome": handler.StatusAlreadyClosed})
+			l := s.out.find(t, "close", map[string]any{"outcome": closing.StatusAlreadyClosed})
 			if l == nil || l["return_msg"] != payjstest.MsgAlreadyClosed {
 				t.Errorf("redelivery logged %v, want already_closed %q", l, payjstest.MsgAlreadyClosed)
 			}

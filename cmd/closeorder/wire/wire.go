@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/payjs-close/payjs-close/handler"
+	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/handler/outcome"
 	"github.com/payjs-close/payjs-close/handler/schedule"
 	"github.com/payjs-close/payjs-close/handler/secret"
@@ -36,7 +37,7 @@ const (
 // config_unavailable and the next one tries again).
 func Build(ctx context.Context, getenv func(string) string, stdout io.Writer) (*handler.Handler, error) {
 	start := time.Now()
-	cfg, err := handler.LoadConfig(getenv)
+	cfg, err := LoadConfig(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +132,8 @@ func (p publisher) Publish(ctx context.Context, evs []handler.OutcomeEvent) []er
 // Closers returns the handler's NewCloser: a PAYJS client per merchant
 // key, configured by cfg, all sharing hc and so its keep-alive
 // connections.
-func Closers(cfg handler.Config, hc *http.Client) func(key string) (handler.OrderCloser, error) {
-	return func(key string) (handler.OrderCloser, error) {
+func Closers(cfg Config, hc *http.Client) func(key string) (closing.Closer, error) {
+	return func(key string) (closing.Closer, error) {
 		return payjs.NewClient(key,
 			payjs.WithBaseURL(cfg.BaseURL),
 			payjs.WithHTTPClient(hc),

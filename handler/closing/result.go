@@ -1,4 +1,4 @@
-package handler
+package closing
 
 import (
 	"cmp"
@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/payjs-close/payjs-close/payjs"
 )
 
 // Code is a machine-readable error code of a [Result]. Every code has a
@@ -104,16 +106,16 @@ type Failure struct {
 	Retryable bool   `json:"retryable"`
 }
 
-// code returns the Result's error code, or "" when it is ok.
-func (r *Result) code() Code {
+// Code returns the Result's error code, or "" when it is ok.
+func (r *Result) Code() Code {
 	if r.Failure == nil {
 		return ""
 	}
 	return r.Failure.Code
 }
 
-// retryable reports whether r failed in a way that retrying may mend.
-func (r *Result) retryable() bool { return r.Failure != nil && r.Failure.Retryable }
+// Retryable reports whether r failed in a way that retrying may mend.
+func (r *Result) Retryable() bool { return r.Failure != nil && r.Failure.Retryable }
 
 // Error is a failed request: a code, a message for the caller, and the
 // cause for the log (never shown to the caller). Every step of a request
@@ -138,8 +140,8 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// errorf returns an *Error with code and msg.
-func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+// Errorf returns an *Error with code and msg.
+func Errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
 
 // ErrorCode returns the code of the first *Error in err's chain: "" for
 // nil, and [CodePayjsUnavailable] for an error that carries none.
@@ -154,8 +156,8 @@ func ErrorCode(err error) Code {
 	return CodePayjsUnavailable
 }
 
-// failure is the Result of a request that failed with err.
-func failure(err error) Result {
+// Failed is the Result of a request that failed with err.
+func Failed(err error) Result {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Code: CodePayjsUnavailable, Message: "PAYJS could not be reached", Cause: err}
@@ -169,8 +171,8 @@ func failure(err error) Result {
 	}
 }
 
-// clipUTF8 cuts s to at most n bytes without splitting a character.
-func clipUTF8(s string, n int) string {
+// ClipUTF8 cuts s to at most n bytes without splitting a character.
+func ClipUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -180,5 +182,97 @@ func clipUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// rfc3339 formats t as the results and schedules show it: UTC, seconds.
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// RFC3339 formats t as the results and schedules show it: UTC, seconds.
+func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// The errors of what the Service consumes, matched with errors.Is. The
+// functions below give them, and PAYJS's, their codes: the one place
+// that does.
+var (
+	// ErrKeysUnavailable: Keys could not load any key (yet).
+	ErrKeysUnavailable = errors.New("the merchant keys could not be loaded")
+	// ErrMchIDRequired: the request named no mchid, but the keys are
+	// several merchants'.
+	ErrMchIDRequired = errors.New("mchid required: the secret holds several merchants")
+	// ErrUnknownMerchant: the request's mchid is not among the keys.
+	ErrUnknownMerchant = errors.New("unknown merchant")
+	// ErrNotScheduled is what a Scheduler's Cancel returns when no close
+	// is scheduled for the order.
+	ErrNotScheduled = errors.New("no close is scheduled for the order")
+)
+
+// keysError gives an error of [Keys] its code. A merchant the keys do not
+// hold is the request naming it wrongly (invalid_request), except for a
+// scheduled close: its merchant was checked when it was scheduled, so a
+// merchant gone since is a configuration gone wrong, retried
+// (config_unavailable) until it is fixed or the message reaches the
+// dead-letter queue. Any other failure is config_unavailable with
+// unavailable as its message.
+func keysError(err error, req Request, unavailable string) error {
+	noMerchant := errors.Is(err, ErrMchIDRequired) || errors.Is(err, ErrUnknownMerchant)
+	switch {
+	case !noMerchant:
+		return &Error{Code: CodeConfigUnavailable, Message: unavailable, Cause: err}
+	case req.Scheduled:
+		return &Error{Code: CodeConfigUnavailable, Message: "the scheduled close's merchant is not in the secret any more; restore it, or the close reaches the dead-letter queue", Cause: err}
+	case errors.Is(err, ErrMchIDRequired):
+		return Errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
+	}
+	return Errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
+}
+
+// schedulerError gives a Scheduler's error its code: not_scheduled for
+// [ErrNotScheduled], the code an *Error carries, else
+// schedule_unavailable.
+func schedulerError(err error) error {
+	var e *Error
+	switch {
+	case errors.Is(err, ErrNotScheduled):
+		return &Error{Code: CodeNotScheduled, Message: "no close is scheduled for this order", Cause: err}
+	case errors.As(err, &e):
+		return err
+	}
+	return &Error{Code: CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+}
+
+// fromPayjs maps the PAYJS client's answer to a Result or an *Error.
+// PAYJS's message is clipped, whatever the Closer did with it.
+func fromPayjs(pr *payjs.Result, err error) (Result, error) {
+	var pe *payjs.Error
+	if err != nil && !errors.As(err, &pe) {
+		return Result{}, &Error{Code: CodePayjsUnavailable, Message: "PAYJS could not be reached", Cause: err}
+	}
+	if pe != nil {
+		pr = pe.Result // what PAYJS answered, if it answered
+	}
+	res := Result{OK: true, Status: StatusClosed}
+	if pr != nil {
+		res.Message, res.Verified, res.Attempts = ClipUTF8(pr.ReturnMsg, payjs.MaxMessageBytes), pr.Verified, pr.Attempts
+		res.Upstream = &Upstream{ReturnCode: pr.ReturnCode, ReturnMsg: res.Message}
+	}
+	if pe == nil {
+		return res, nil
+	}
+	res.Attempts = pe.Attempts
+	e := &Error{Upstream: res.Upstream, Cause: err}
+	switch pe.Kind {
+	case payjs.KindAlreadyClosed:
+		res.Status = StatusAlreadyClosed
+		return res, nil
+	case payjs.KindPaid:
+		e.Code, e.Message = CodeOrderPaid, "the order is paid and cannot be closed: deliver or refund it"
+	case payjs.KindKeyMismatch:
+		e.Code, e.Message = CodeKeyMismatch, "PAYJS rejected the signature: the secret's key is not the merchant's key at PAYJS"
+	case payjs.KindRejected:
+		e.Code, e.Message = CodePayjsRejected, "PAYJS refused to close the order: "+res.Message
+	case payjs.KindBadResponse:
+		e.Code, e.Message = CodePayjsBadResponse, "PAYJS answered with an invalid response: "+pe.Msg
+	case payjs.KindTimeout:
+		e.Code, e.Message = CodePayjsTimeout, "PAYJS did not answer within the time budget"
+	case payjs.KindInvalidInput:
+		e.Code, e.Message = CodeInvalidOrderID, pe.Msg
+	default:
+		e.Code, e.Message = CodePayjsUnavailable, "PAYJS is unavailable: "+pe.Msg
+	}
+	return res, e
+}

@@ -1,4 +1,4 @@
-package handler
+package wire
 
 import (
 	"errors"
@@ -133,5 +133,32 @@ func TestLoadConfigReadsTheMetricsStack(t *testing.T) {
 	c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_METRICS_STACK", " payjs-close-prod "))
 	if err != nil || c.MetricsStack != "payjs-close-prod" {
 		t.Errorf("MetricsStack = %q, err %v; want payjs-close-prod", c.MetricsStack, err)
+	}
+}
+
+func TestOutcomeConfig(t *testing.T) {
+	c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_OUTCOME_BUS", " shop-events ", "PAYJS_OUTCOME_ALL", "true"))
+	if err != nil || c.OutcomeBus != "shop-events" || !c.OutcomeAll {
+		t.Errorf("config = %+v, %v", c, err)
+	}
+	for _, bus := range []string{"arn:aws:events:us-east-1:123456789012:event-bus/shop-events", "arn:aws-cn:events:cn-north-1:123456789012:event-bus/a.b_c/d-e", strings.Repeat("b", 256)} {
+		if c, err := LoadConfig(env("PAYJS_SECRET_ID", "s", "PAYJS_OUTCOME_BUS", bus)); err != nil || c.OutcomeBus != bus || c.OutcomeAll {
+			t.Errorf("%s: config = %+v, %v", bus, c, err)
+		}
+	}
+	for _, bad := range [][]string{
+		{"PAYJS_OUTCOME_BUS", "shop events"},
+		{"PAYJS_OUTCOME_BUS", "arn:aws:sqs:us-east-1:123456789012:queue"},
+		{"PAYJS_OUTCOME_BUS", "arn:aws:events:us-east-1:1234:event-bus/shop"},
+		{"PAYJS_OUTCOME_BUS", "arn:aws:events:us-east-1:123456789012:rule/shop"},
+		{"PAYJS_OUTCOME_BUS", strings.Repeat("b", 257)},
+		{"PAYJS_OUTCOME_BUS", "b", "PAYJS_OUTCOME_ALL", "yes please"},
+		{"PAYJS_OUTCOME_ALL", "true"},
+	} {
+		_, err := LoadConfig(env(append([]string{"PAYJS_SECRET_ID", "s"}, bad...)...))
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Var != bad[len(bad)-2] {
+			t.Errorf("%v: error %v, want one naming %s", bad, err, bad[len(bad)-2])
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package handler
+package closing
 
 import (
 	"fmt"
@@ -58,7 +58,7 @@ func parseCloseAt(s string) (time.Time, error) {
 }
 
 func closeAtError(problem string) *Error {
-	return errorf(CodeInvalidRequest, "close_at must be an RFC 3339 time such as 2026-11-29T12:00:00Z: "+problem)
+	return Errorf(CodeInvalidRequest, "close_at must be an RFC 3339 time such as 2026-11-29T12:00:00Z: "+problem)
 }
 
 func daysIn(year, month int) int {

@@ -1,4 +1,4 @@
-package handler
+package wire
 
 import (
 	"fmt"
@@ -123,7 +123,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, outcomeConfig(getenv, &c)
 }
 
-// outcomeConfig reads where outcome events go (outcome.go).
+// outcomeConfig reads where outcome events go (handler/outcome.go).
 func outcomeConfig(getenv func(string) string, c *Config) error {
 	c.OutcomeBus = strings.TrimSpace(getenv("PAYJS_OUTCOME_BUS"))
 	if c.OutcomeBus != "" && !validOutcomeBus(c.OutcomeBus) {

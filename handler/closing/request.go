@@ -1,0 +1,278 @@
+package closing
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/payjs-close/payjs-close/payjs"
+)
+
+// Request is one request, whatever event carried it: close an order now,
+// schedule its close, or cancel a scheduled close.
+type Request struct {
+	// PayjsOrderID is the PAYJS order to close.
+	PayjsOrderID string
+	// MchID picks the merchant when the secret holds several; it is
+	// never sent to PAYJS.
+	MchID string
+	// CloseAt (RFC 3339) or CloseAfter (a Go duration such as 15m)
+	// schedule the close instead of closing now; at most one is set.
+	CloseAt    string
+	CloseAfter string
+	// Cancel asks to delete the order's scheduled close.
+	Cancel bool
+	// Scheduled marks the close a schedule fires. Finding the order paid
+	// is then the customer paying in time, not news for an operator.
+	Scheduled bool
+}
+
+// maxScheduleAhead is how far ahead a close may be scheduled: PAYJS closes
+// only orders up to 30 days old.
+const maxScheduleAhead = 30 * 24 * time.Hour
+
+// validate checks a Request before any network call and returns when its
+// close is due: the zero time means now, as for a time within closeNow.
+// Valid ids, order ids and mchids alike, are [0-9A-Za-z]{1,32}
+// (payjs.ValidOrderID, the one check of that alphabet), so no value can
+// smuggle a separator into the string PAYJS signs.
+func (r Request) validate(now time.Time, closeNow time.Duration) (at time.Time, err error) {
+	switch {
+	case r.PayjsOrderID == "":
+		return at, Errorf(CodeInvalidRequest, "payjs_order_id is required")
+	case !payjs.ValidOrderID(r.PayjsOrderID):
+		return at, Errorf(CodeInvalidOrderID, "payjs_order_id must be 1 to 32 characters of [0-9A-Za-z]")
+	case r.MchID != "" && !payjs.ValidOrderID(r.MchID):
+		return at, Errorf(CodeInvalidRequest, "mchid must be 1 to 32 characters of [0-9A-Za-z]")
+	case r.CloseAt != "" && r.CloseAfter != "":
+		return at, Errorf(CodeInvalidRequest, "give close_at or close_after, not both")
+	case r.Cancel && (r.CloseAt != "" || r.CloseAfter != ""):
+		return at, Errorf(CodeInvalidRequest, "a cancel takes no close_at or close_after")
+	case r.CloseAt != "":
+		if at, err = parseCloseAt(r.CloseAt); err != nil {
+			return at, err
+		}
+	case r.CloseAfter != "":
+		d, err := time.ParseDuration(r.CloseAfter)
+		if err != nil {
+			return at, Errorf(CodeInvalidRequest, "close_after must be a duration such as 15m or 2h")
+		}
+		at = now.Add(d)
+	}
+	switch {
+	case at.IsZero():
+	case at.Sub(now) > maxScheduleAhead:
+		return time.Time{}, Errorf(CodeInvalidRequest, "a close may be scheduled at most 30 days ahead: PAYJS closes only orders up to 30 days old")
+	case at.Sub(now) <= closeNow:
+		at = time.Time{} // due within a minute, or past: close now
+	}
+	return at, nil
+}
+
+// requestFields are the members a JSON request may carry, wherever it
+// comes from (HTTP body, EventBridge detail, SQS body, direct invoke).
+var requestFields = []string{"payjs_order_id", "mchid", "close_at", "close_after", "action", "scheduled"}
+
+// formFields are the fields a form body may carry: a form comes from a
+// caller, never from a schedule, so it has no "scheduled".
+var formFields = requestFields[:5:5]
+
+// foldName is how a member name is compared for a near miss: ASCII
+// lower-case, without '-' and '_'. Only ASCII letters are folded, so that
+// a name which folds to a field name holds nothing but ASCII letters, '-'
+// and '_', and can be quoted back safely.
+func foldName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '-' || c == '_':
+		case 'A' <= c && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// nearMiss returns the field of fields that name spells another way
+// (closeAfter, Close_At, PAYJS_ORDER_ID, MchId), or "".
+func nearMiss(name string, fields []string) string {
+	f := foldName(name)
+	for _, field := range fields {
+		if name != field && f == foldName(field) {
+			return field
+		}
+	}
+	return ""
+}
+
+func hint(what, name, field string) *Error {
+	return Errorf(CodeInvalidRequest, fmt.Sprintf("unknown %s %q: did you mean %q?", what, Clip(name), field))
+}
+
+// members reads the top-level members of a JSON object in order, keeping
+// the value of each request field. Names match exactly: a request field
+// given twice is refused, naming it, and so is a name that spells one
+// another way (a case or separator variant), with a hint; encoding/json
+// alone would take the last of them, matched case-insensitively, and a
+// front end checking the first or the exact name could be bypassed.
+// Other members are ignored (envelopes carry other data) and counted in
+// others.
+func members(raw []byte) (vals map[string]json.RawMessage, others int, err error) {
+	notJSON := Errorf(CodeInvalidRequest, "request is not valid JSON")
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, 0, Errorf(CodeInvalidRequest, "request must be a JSON object")
+	}
+	vals = make(map[string]json.RawMessage, len(requestFields))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, 0, notJSON
+		}
+		name, _ := t.(string) // inside an object, Token returns names as strings
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, 0, notJSON
+		}
+		if field := nearMiss(name, requestFields); field != "" {
+			return nil, 0, hint("field", name, field)
+		}
+		if !slices.Contains(requestFields, name) {
+			others++
+			continue
+		}
+		if _, dup := vals[name]; dup {
+			return nil, 0, Errorf(CodeInvalidRequest, fmt.Sprintf("member %q is given more than once", name))
+		}
+		vals[name] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, 0, notJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, 0, notJSON // something after the object
+	}
+	return vals, others, nil
+}
+
+// MisspelledOrderID answers an object of no known kind whose top level
+// (members) spells payjs_order_id another way (PAYJS_ORDER_ID,
+// payjsOrderId): it is a direct request with a typo, and the hint says so.
+// It answers nil otherwise.
+func MisspelledOrderID(members map[string]json.RawMessage) *Error {
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if nearMiss(name, requestFields[:1]) != "" {
+			return hint("field", name, "payjs_order_id")
+		}
+	}
+	return nil
+}
+
+// DecodeRequest reads a Request from a JSON object (direct invokes,
+// EventBridge detail, SQS bodies). Member names match exactly, see
+// [members]; the values are read one by one, so that a number or an object
+// is refused with a message naming the member.
+func DecodeRequest(raw []byte) (Request, error) {
+	vals, _, err := members(raw)
+	if err != nil {
+		return Request{}, err
+	}
+	return requestOf(vals)
+}
+
+// DecodeJSONBody reads a JSON HTTP body. Unlike an envelope, a body is all
+// request: a non-empty object holding none of the request fields is
+// refused rather than ignored ({} is an empty request).
+func DecodeJSONBody(body []byte) (Request, error) {
+	vals, others, err := members(body)
+	if err != nil {
+		return Request{}, err
+	}
+	if len(vals) == 0 && others > 0 {
+		return Request{}, Errorf(CodeInvalidRequest, "the body holds none of the request fields: "+strings.Join(formFields, ", "))
+	}
+	return requestOf(vals)
+}
+
+// DecodeForm reads a form body. Every field must be a request field,
+// given once: a name read as nothing would close the order now.
+func DecodeForm(body []byte) (Request, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return Request{}, Errorf(CodeInvalidRequest, "body is not a valid form")
+	}
+	if len(v) == 0 {
+		return Request{}, Errorf(CodeInvalidRequest, "the form body holds no fields")
+	}
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		switch {
+		case nearMiss(name, formFields) != "":
+			return Request{}, hint("form field", name, nearMiss(name, formFields))
+		case !slices.Contains(formFields, name):
+			return Request{}, Errorf(CodeInvalidRequest, fmt.Sprintf("unknown form field %q: the fields are %s", Clip(name), strings.Join(formFields, ", ")))
+		case len(v[name]) > 1:
+			return Request{}, Errorf(CodeInvalidRequest, "each form field may appear at most once: "+Clip(name))
+		}
+	}
+	req := Request{
+		PayjsOrderID: v.Get("payjs_order_id"),
+		MchID:        v.Get("mchid"),
+		CloseAt:      v.Get("close_at"),
+		CloseAfter:   v.Get("close_after"),
+	}
+	return req, setAction(&req, v.Get("action"))
+}
+
+// requestOf reads a Request from the values of the request fields.
+func requestOf(vals map[string]json.RawMessage) (Request, error) {
+	var req Request
+	var action string
+	for _, m := range []struct {
+		name string
+		to   *string
+	}{
+		{"payjs_order_id", &req.PayjsOrderID},
+		{"mchid", &req.MchID},
+		{"close_at", &req.CloseAt},
+		{"close_after", &req.CloseAfter},
+		{"action", &action},
+	} {
+		if raw, ok := vals[m.name]; ok && json.Unmarshal(raw, m.to) != nil {
+			return Request{}, Errorf(CodeInvalidRequest, m.name+" must be a string")
+		}
+	}
+	req.Scheduled = scheduledMark(vals)
+	return req, setAction(&req, action)
+}
+
+// setAction applies the action member: "close" (or none) or "cancel".
+func setAction(req *Request, action string) error {
+	switch action {
+	case "", "close":
+	case "cancel":
+		req.Cancel = true
+	default:
+		return Errorf(CodeInvalidRequest, `action must be "close" or "cancel"`)
+	}
+	return nil
+}
+
+// maxQuotedInput bounds how much of a caller's (possibly hostile) value
+// goes into a message or a log line.
+const maxQuotedInput = 64
+
+// Clip cuts a caller's value to what a message or a log line quotes of it.
+func Clip(s string) string {
+	if len(s) > maxQuotedInput {
+		return ClipUTF8(s, maxQuotedInput) + "…"
+	}
+	return s
+}
