@@ -20,7 +20,8 @@ func TestRecognizeEverySample(t *testing.T) {
 		"direct.json":       EventDirect,
 	}
 	for file, kind := range want {
-		got, ok := recognize(event(t, file))
+		f, ok := members(event(t, file))
+		got := f.kind()
 		if !ok || got != kind {
 			t.Errorf("%s: Recognize = %s, %v; want %s", file, got, ok, kind)
 		}
@@ -51,9 +52,10 @@ func TestRecognizeSharedFieldsAlone(t *testing.T) {
 		{``, EventUnknown, false},
 	}
 	for _, tc := range cases {
-		k, obj := recognize([]byte(tc.payload))
+		f, obj := members([]byte(tc.payload))
+		k := f.kind()
 		if k != tc.kind || obj != tc.object {
-			t.Errorf("recognize(%s) = %s, %v; want %s, %v", tc.payload, k, obj, tc.kind, tc.object)
+			t.Errorf("members(%s).kind() = %s, %v; want %s, %v", tc.payload, k, obj, tc.kind, tc.object)
 		}
 	}
 }

@@ -77,7 +77,7 @@ func FuzzInvoke(f *testing.F) {
 			var ie messages.InvokeResponse_Error
 			if !errors.As(err, &ie) {
 				// Only a malformed SQS batch fails the whole invocation.
-				if k, _ := recognize(payload); k != EventSQS {
+				if f, _ := members(payload); f.kind() != EventSQS {
 					t.Fatalf("Invoke: %v", err)
 				}
 				return
@@ -99,7 +99,8 @@ func FuzzInvoke(f *testing.F) {
 // requestObject returns the request object of a direct invoke or an
 // EventBridge event, or nil.
 func requestObject(payload []byte) []byte {
-	switch k, _ := recognize(payload); k {
+	f, _ := members(payload)
+	switch k := f.kind(); k {
 	case EventDirect:
 		return payload
 	case EventBridge:

@@ -25,7 +25,7 @@ const (
 	EventRESTAPI     EventKind = "rest_api"     // API Gateway REST API, payload 1.0
 	EventBridge      EventKind = "eventbridge"
 	EventSQS         EventKind = "sqs"
-	EventDirect      EventKind = "direct" // Step Functions, aws lambda invoke, Scheduler
+	EventDirect      EventKind = "direct" // Step Functions, aws lambda invoke
 	EventUnknown     EventKind = "unknown"
 )
 
@@ -100,7 +100,8 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if h.cold.Swap(false) {
 		h.deps.Obs.coldStart()
 	}
-	kind, isObject := recognize(payload)
+	f, isObject := members(payload)
+	kind := f.kind()
 	switch kind {
 	case EventHTTPAPI:
 		return serveHTTP(ctx, h, kind, payload, fromHTTPAPI)
@@ -109,14 +110,12 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case EventRESTAPI:
 		return serveHTTP(ctx, h, kind, payload, fromRESTAPI)
 	case EventBridge:
-		var e events.EventBridgeEvent
+		var e events.EventBridgeEvent // the envelope must be one: its time a time, and so on
 		if err := json.Unmarshal(payload, &e); err != nil {
 			return final(h.serve(ctx, kind, "", closing.Request{}, closing.Errorf(closing.CodeInvalidRequest, "EventBridge event is malformed")))
 		}
-		// The member named exactly "detail", as recognized: the struct
-		// above would take the last of "detail" and "Detail".
-		var f fields
-		_ = json.Unmarshal(payload, &f) // recognized as an object
+		// The request is the member named exactly "detail", as recognized:
+		// e.Detail would be the last of "detail" and "Detail".
 		req, err := fromOutside(closing.DecodeRequest(f["detail"]))
 		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
 	case EventSQS:
@@ -135,7 +134,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	err := closing.Errorf(closing.CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
 		err = closing.Errorf(closing.CodeInvalidRequest, "event must be a JSON object")
-	} else if herr := misspelledOrderID(payload); herr != nil {
+	} else if herr := closing.MisspelledOrderID(f); herr != nil {
 		err = herr // {"PAYJS_ORDER_ID": ...} is a direct request with a typo
 	}
 	return final(h.serve(ctx, EventUnknown, "", closing.Request{}, err))
@@ -195,14 +194,13 @@ func (h *Handler) serve(ctx context.Context, kind EventKind, record string, req 
 // the kind.
 type fields map[string]json.RawMessage
 
-// recognize tells the kind of payload from its shape. ok is false when
-// payload is not a JSON object.
-func recognize(payload []byte) (kind EventKind, ok bool) {
-	var f fields
+// members reads payload's top-level members, from which [fields.kind]
+// tells the kind of event. ok is false when payload is not a JSON object.
+func members(payload []byte) (f fields, ok bool) {
 	if !isObject(payload) || json.Unmarshal(payload, &f) != nil {
-		return EventUnknown, false
+		return nil, false
 	}
-	return f.kind(), true
+	return f, true
 }
 
 func (f fields) kind() EventKind {
@@ -250,16 +248,6 @@ func (f fields) sqsRecords() bool {
 func isObject(raw []byte) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && raw[0] == '{'
-}
-
-// misspelledOrderID answers an object of no known kind whose top level
-// spells payjs_order_id another way: see [closing.MisspelledOrderID].
-func misspelledOrderID(payload []byte) *closing.Error {
-	var f fields
-	if json.Unmarshal(payload, &f) != nil {
-		return nil
-	}
-	return closing.MisspelledOrderID(f)
 }
 
 // A scheduled close is a close the function arranged itself: when it was

@@ -75,8 +75,8 @@ func sameOrder(reqs []closing.Request, errs []error) [][]int {
 // request, or an EventBridge event (an EventBridge rule targeting the
 // queue delivers the whole event).
 func recordRequest(body string) (closing.Request, error) {
-	var f fields
-	if !isObject([]byte(body)) || json.Unmarshal([]byte(body), &f) != nil {
+	f, ok := members([]byte(body))
+	if !ok {
 		return closing.Request{}, closing.Errorf(closing.CodeInvalidRequest, "SQS message body is not a JSON object")
 	}
 	switch f.kind() {
@@ -85,7 +85,7 @@ func recordRequest(body string) (closing.Request, error) {
 	case EventDirect:
 		return closing.DecodeRequest([]byte(body)) // a plain close, or a schedule's ScheduledMessage: see fromOutside
 	}
-	if err := misspelledOrderID([]byte(body)); err != nil {
+	if err := closing.MisspelledOrderID(f); err != nil {
 		return closing.Request{}, err
 	}
 	return closing.Request{}, closing.Errorf(closing.CodeUnsupportedEvent, `SQS message body must be {"payjs_order_id": "..."} or an EventBridge event`)
