@@ -297,7 +297,8 @@ func TestDeployedTemplateShiftsTrafficGraduallyAndRollsBackOnTheFunctionsAlarms(
 	}
 }
 
-// TestTemplatePassesCfnLintInEveryPartition: the commercial, China and GovCloud partitions.
+// TestTemplatePassesCfnLintInEveryPartition: silent at every level, informational checks
+// included, in the commercial, China and GovCloud partitions.
 func TestTemplatePassesCfnLintInEveryPartition(t *testing.T) {
 	lint := requireTool(t, cfnLint)
 	cmd := exec.CommandContext(t.Context(), lint, "--include-checks", "I", "--regions", "us-east-1", "cn-north-1", "us-gov-west-1", "--", "template.yaml")
