@@ -366,6 +366,7 @@ func TestTemplateAlarmsWhereACloseCanBeLostOutsideTheFunction(t *testing.T) {
 		{"AWS/Events", "FailedInvocations", ruleDims},
 		{"AWS/Events", "InvocationsFailedToBeSentToDlq", ruleDims},
 		{"AWS/Scheduler", "InvocationDroppedCount", group},
+		{"AWS/Scheduler", "TargetErrorCount", group}, // e.g. schedules that still target the function after an upgrade
 		{"AWS/Scheduler", "InvocationsFailedToBeSentToDeadLetterCount", group},
 		{"AWS/Lambda", "DestinationDeliveryFailures", fn},
 	} {

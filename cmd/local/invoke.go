@@ -86,7 +86,7 @@ func printSchedules(ctx context.Context, st *devstack.Stack, stdout, stderr io.W
 		if err != nil {
 			return err
 		}
-		_, _ = fmt.Fprintf(stderr, "local: moto, as EventBridge Scheduler, holds the schedule %s/%s and never fires it; Scheduler would invoke the function with its Target.Input:\n",
+		_, _ = fmt.Fprintf(stderr, "local: moto, as EventBridge Scheduler, holds the schedule %s/%s and never fires it; when due, Scheduler would send its Target.Input to the close queue (Target.Arn):\n",
 			devstack.ScheduleGroup, aws.ToString(s.Name))
 		if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
 			return err
