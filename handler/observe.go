@@ -146,7 +146,10 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 	count("RetryableFailures", res.Retryable())
 	count("PaidOrders", res.Code() == closing.CodeOrderPaid && !req.Scheduled)
 	count("UnverifiedSuccesses", unverified)
-	count("SQSPermanentFailures", kind == EventSQS && res.Failure != nil && !res.Failure.Retryable)
+	// A queued close refused for good is deleted with its batch: nobody waits for its answer,
+	// so it is counted for the QueuedClosesRefused alarm. A paid order is an outcome, not a
+	// failure: PaidOrders counts it when it is news.
+	count("SQSPermanentFailures", kind == EventSQS && res.Failure != nil && !res.Failure.Retryable && res.Code() != closing.CodeOrderPaid)
 	o.emit(map[string]string{"Outcome": res.Status}, mets...)
 }
 

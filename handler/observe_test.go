@@ -85,6 +85,8 @@ func TestMetricsOfEachOutcome(t *testing.T) {
 			[]string{"Closes[Outcome=paid]", "PaidOrders[]"}},
 		{"retryable", closing.Failed(closing.Errorf(closing.CodePayjsTimeout, "slow")), EventDirect,
 			[]string{"Closes[Outcome=error]", "RetryableFailures[]"}},
+		{"paid on SQS: an outcome, not a failure", closing.Failed(closing.Errorf(closing.CodeOrderPaid, "paid")), EventSQS,
+			[]string{"Closes[Outcome=paid]", "PaidOrders[]"}},
 		{"permanent on SQS", closing.Failed(closing.Errorf(closing.CodeInvalidOrderID, "bad")), EventSQS,
 			[]string{"Closes[Outcome=invalid]", "SQSPermanentFailures[]"}},
 		{"scheduled", closing.Result{OK: true, Status: closing.StatusScheduled}, EventHTTPAPI,
