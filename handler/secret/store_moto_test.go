@@ -379,7 +379,7 @@ func TestMotoThrottled(t *testing.T) {
 
 func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	t.Parallel()
-	e := setup(t, demoSecret(demoKey), WithRefreshTimeout(300*time.Millisecond))
+	e := setup(t, demoSecret(demoKey), WithReadTimeout(300*time.Millisecond))
 	first := e.get(t)
 	e.srv.Fail("GetSecretValue", mototest.Slow(time.Minute))
 	e.clock.Advance(ttl)
@@ -392,7 +392,7 @@ func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	// Generous above, for a loaded machine, and far below the minute of
 	// the slow answer it did not wait for.
 	if took < 300*time.Millisecond || took > 10*time.Second {
-		t.Errorf("the refresh took %v, want about the 300ms refresh timeout", took)
+		t.Errorf("the refresh took %v, want about the 300ms read timeout", took)
 	}
 	if warn := e.logs.records(t, msgStale); len(warn) != 1 || warn[0]["reason"] != "timeout" {
 		t.Errorf("warning = %v", warn)
