@@ -77,9 +77,15 @@ type LoadError struct {
 	Err error
 }
 
-// Error returns `secret "ID": REASON: CAUSE`.
+// Error returns `secret "ID": REASON: CAUSE`. A *[MalformedError] in
+// the cause reads without its own "secret: malformed: ", which the rest
+// says already: `secret "ID": malformed: key: unusable`.
 func (e *LoadError) Error() string {
-	return fmt.Sprintf("secret %q: %s: %v", e.SecretID, strings.ReplaceAll(string(e.Reason), "_", " "), e.Err)
+	cause := fmt.Sprint(e.Err)
+	if me := (*MalformedError)(nil); errors.As(e.Err, &me) {
+		cause = strings.Replace(cause, me.Error(), me.detail(), 1)
+	}
+	return fmt.Sprintf("secret %q: %s: %s", e.SecretID, strings.ReplaceAll(string(e.Reason), "_", " "), cause)
 }
 
 // Unwrap returns the cause.

@@ -196,11 +196,11 @@ func TestMotoMalformedSecret(t *testing.T) {
 		name, value, problem string
 		unusable             bool
 	}{
-		{"not JSON", "mchid=" + mchID + "&key=" + demoKey, "secret: malformed: not JSON (syntax error at byte 1)", false},
-		{"no key", `{"mchid":"` + mchID + `"}`, `secret: malformed: key: is missing`, false},
-		{"key with plus", demoSecret(demoKey + "+"), `secret: malformed: key: unusable: key contains "+" or "%"`, true},
-		{"key with percent", demoSecret("%41" + demoKey), `secret: malformed: key: unusable`, true},
-		{"empty merchants", `{"merchants":[]}`, "secret: malformed: merchants: is empty", false},
+		{"not JSON", "mchid=" + mchID + "&key=" + demoKey, "not JSON (syntax error at byte 1)", false},
+		{"no key", `{"mchid":"` + mchID + `"}`, `key: is missing`, false},
+		{"key with plus", demoSecret(demoKey + "+"), `key: unusable: key contains "+" or "%"`, true},
+		{"key with percent", demoSecret("%41" + demoKey), `key: unusable`, true},
+		{"empty merchants", `{"merchants":[]}`, "merchants: is empty", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -186,10 +186,10 @@ func TestStoreFailedLoad(t *testing.T) {
 		}, ReasonMalformed, nil, "holds no SecretString (binary secrets are not supported)"},
 		{"key unusable", serve(secretJSON(testKey + "+")),
 			ReasonMalformed, func(err error) bool { var e *MalformedError; return errors.As(err, &e) && e.Field == "key" },
-			`secret "payjs-close/test": malformed: secret: malformed: key: unusable`},
+			`secret "payjs-close/test": malformed: key: unusable`},
 		{"key with a trailing newline", serve(secretJSON(testKey + `\n`)),
 			ReasonMalformed, func(err error) bool { var e *MalformedError; return errors.As(err, &e) && e.Field == "key" },
-			`secret "payjs-close/test": malformed: secret: malformed: key: has white space (a space, tab or newline) at its start or end: store the key without it`},
+			`secret "payjs-close/test": malformed: key: has white space (a space, tab or newline) at its start or end: store the key without it`},
 		{"not JSON", serve("key=" + testKey),
 			ReasonMalformed, nil, "not JSON"},
 	}
@@ -223,6 +223,12 @@ func TestStoreFailedLoad(t *testing.T) {
 				assertNoSecret(t, "error", err.Error(), testKey, `Z'`)
 				if n := api.Calls(); n != i+1 {
 					t.Errorf("calls = %d after %d Gets", n, i+1)
+				}
+				// During the back-off the error is the failed load's again,
+				// its reason said once.
+				_, err = s.Get(context.Background())
+				if api.Calls() != i+1 || ReasonOf(err) != tt.reason || strings.Count(err.Error(), strings.ReplaceAll(string(tt.reason), "_", " ")+": ") != 1 {
+					t.Errorf("Get during the back-off = %v after %d calls", err, api.Calls())
 				}
 			}
 			if fmt.Sprint(loads) != "[false false]" {
