@@ -97,10 +97,13 @@ func (e *LoadError) Is(target error) bool {
 	return target == ErrUnavailable || target == closing.ErrKeysUnavailable
 }
 
-// Defaults of [NewStore].
+// Defaults of [NewStore], and the limits a store keeps.
 const (
-	DefaultTTL          = 5 * time.Minute
-	DefaultRefreshRetry = 30 * time.Second
+	DefaultTTL = 5 * time.Minute
+	// RefreshRetry is how long the last good set is used after a failed
+	// refresh before the next attempt, never longer than the TTL, so that
+	// an outage does not slow every request.
+	RefreshRetry = 30 * time.Second
 	// ReadTimeout bounds every read of the secret, a first load as well
 	// as a refresh. A read is shared by the callers waiting for it and
 	// outlives the one that started it, so it cannot be bounded by a
@@ -133,11 +136,6 @@ func WithTTL(ttl time.Duration) Option {
 	return func(s *Store) { s.ttl = ttl }
 }
 
-// WithClock replaces time.Now, for tests of expiry.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) { s.now = now }
-}
-
 // WithLogger sets where loads and failed refreshes are logged; the default
 // is slog.Default(). Log lines carry the secret id and the mchids, never a
 // key or the secret's text.
@@ -152,26 +150,6 @@ func WithOnLoad(fn func(ok bool, d time.Duration)) Option {
 	return func(s *Store) { s.onLoad = fn }
 }
 
-// WithReadTimeout bounds every read of the secret instead of
-// [ReadTimeout]. A d that is not positive panics.
-func WithReadTimeout(d time.Duration) Option {
-	if d <= 0 {
-		panic("secret: read timeout not positive")
-	}
-	return func(s *Store) { s.readTimeout = d }
-}
-
-// WithRefreshRetry sets how long the last good set is used after a failed
-// refresh before the next attempt, so that an outage does not slow every
-// request; never longer than the TTL. 0 retries on the next Get. The
-// default is [DefaultRefreshRetry]. A negative d panics.
-func WithRefreshRetry(d time.Duration) Option {
-	if d < 0 {
-		panic("secret: negative refresh retry")
-	}
-	return func(s *Store) { s.refreshRetry = d }
-}
-
 // Store loads the secret from Secrets Manager and caches it. It is safe for
 // concurrent use; build one per process.
 //
@@ -184,7 +162,7 @@ func WithRefreshRetry(d time.Duration) Option {
 // until the TTL has passed; then one caller refreshes synchronously, bounded
 // by [ReadTimeout], while concurrent callers get the current set
 // without waiting. A failed refresh keeps the last good set, logs a warning
-// and is retried after the refresh retry interval. Callers that wait for a
+// and is retried after [RefreshRetry]. Callers that wait for a
 // read (a first load, [Store.Refresh]) share the one in flight.
 //
 // The refresh is synchronous rather than in the background because Lambda
@@ -220,7 +198,7 @@ func NewStore(api GetSecretValueAPI, id string, opts ...Option) *Store {
 		id:           id,
 		ttl:          DefaultTTL,
 		readTimeout:  ReadTimeout,
-		refreshRetry: DefaultRefreshRetry,
+		refreshRetry: RefreshRetry,
 		now:          time.Now,
 	}
 	for _, opt := range opts {
@@ -231,9 +209,6 @@ func NewStore(api GetSecretValueAPI, id string, opts ...Option) *Store {
 	}
 	return s
 }
-
-// SecretID returns the secret id the store reads.
-func (s *Store) SecretID() string { return s.id }
 
 // Get returns the current set of merchants, loading or refreshing it as
 // described on [Store]. Each successful read gives a new *Set, which is

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, srv *mototest.Server, api GetSecretValueAPI, opts ...O
 	var log *slog.Logger
 	log, e.logs = captureLogs(t, demoKey, newKey)
 	opts = append([]Option{
-		WithTTL(ttl), WithClock(e.clock.Now), WithLogger(log), WithOnLoad(e.loads.add),
+		WithTTL(ttl), withClock(e.clock.Now), WithLogger(log), WithOnLoad(e.loads.add),
 	}, opts...)
 	e.store = NewStore(api, secretID, opts...)
 	return e
@@ -262,7 +262,7 @@ func TestMotoRotationAfterTTL(t *testing.T) {
 func TestMotoDownAfterFirstLoadKeepsStaleKey(t *testing.T) {
 	t.Parallel()
 	const retry = 30 * time.Second
-	e := setup(t, demoSecret(demoKey), WithRefreshRetry(retry))
+	e := setup(t, demoSecret(demoKey), withRefreshRetry(retry))
 	first := e.get(t)
 
 	e.srv.Stop()
@@ -379,7 +379,7 @@ func TestMotoThrottled(t *testing.T) {
 
 func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	t.Parallel()
-	e := setup(t, demoSecret(demoKey), WithReadTimeout(300*time.Millisecond))
+	e := setup(t, demoSecret(demoKey), withReadTimeout(300*time.Millisecond))
 	first := e.get(t)
 	e.srv.Fail("GetSecretValue", mototest.Slow(time.Minute))
 	e.clock.Advance(ttl)

@@ -63,7 +63,7 @@ func TestStorePanickingRefreshKeepsTheSet(t *testing.T) {
 		release := make(chan struct{})
 		api := &fakeAPI{answer: serve(secretJSON(testKey))}
 		log, logs := captureLogs(t, testKey)
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithRefreshRetry(retry), WithLogger(log))
+		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), withRefreshRetry(retry), WithLogger(log))
 		first, err := s.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)

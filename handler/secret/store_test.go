@@ -199,7 +199,7 @@ func TestStoreFailedLoad(t *testing.T) {
 			log, logs := captureLogs(t, testKey, `Z'`)
 			var loads []bool
 			clk := newClock()
-			s := NewStore(api, "payjs-close/test", WithLogger(log), WithClock(clk.Now), WithOnLoad(func(ok bool, d time.Duration) { loads = append(loads, ok) }))
+			s := NewStore(api, "payjs-close/test", WithLogger(log), withClock(clk.Now), WithOnLoad(func(ok bool, d time.Duration) { loads = append(loads, ok) }))
 			for i := range 2 { // a Get after the back-off tries again while nothing was loaded
 				if i > 0 {
 					clk.Advance(MaxLoadBackoff)
@@ -277,7 +277,7 @@ func TestStoreRefreshAfterTTL(t *testing.T) {
 			api := &fakeAPI{answer: serve(secretJSON(testKey))}
 			clk := newClock()
 			log, _ := captureLogs(t, testKey, "rotated")
-			s := NewStore(api, "payjs-close/test", WithTTL(tt.ttl), WithClock(clk.Now), WithLogger(log))
+			s := NewStore(api, "payjs-close/test", WithTTL(tt.ttl), withClock(clk.Now), WithLogger(log))
 			first, err := s.Get(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -311,7 +311,7 @@ func TestStoreFailedRefreshKeepsStale(t *testing.T) {
 	clk := newClock()
 	log, logs := captureLogs(t, testKey, "rotated")
 	var loads []bool
-	s := NewStore(api, "payjs-close/test", WithTTL(ttl), WithRefreshRetry(retry), WithClock(clk.Now), WithLogger(log),
+	s := NewStore(api, "payjs-close/test", WithTTL(ttl), withRefreshRetry(retry), withClock(clk.Now), WithLogger(log),
 		WithOnLoad(func(ok bool, _ time.Duration) { loads = append(loads, ok) }))
 	first, err := s.Get(context.Background())
 	if err != nil {
@@ -354,8 +354,8 @@ func TestStoreFailedRefreshKeepsStale(t *testing.T) {
 func TestStoreRefreshRetryNeverBeyondTTL(t *testing.T) {
 	api := &fakeAPI{answer: serve(secretJSON(testKey))}
 	clk := newClock()
-	s := NewStore(api, "payjs-close/test", WithTTL(10*time.Second), WithRefreshRetry(time.Hour),
-		WithClock(clk.Now), WithLogger(slog.New(slog.DiscardHandler)))
+	s := NewStore(api, "payjs-close/test", WithTTL(10*time.Second), withRefreshRetry(time.Hour),
+		withClock(clk.Now), WithLogger(slog.New(slog.DiscardHandler)))
 	if _, err := s.Get(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +522,7 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 			panic("boom")
 		}}
 		clk := newClock()
-		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now))
+		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), withClock(clk.Now))
 		var recovered any
 		done := make(chan struct{})
 		go func() {
@@ -559,7 +559,7 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 func TestStoreBacksOffAfterFailedLoads(t *testing.T) {
 	api := &fakeAPI{answer: fail(&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})}
 	clk := newClock()
-	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now))
+	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), withClock(clk.Now))
 	calls := 0
 	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
 		_, err := s.Get(context.Background())
@@ -587,7 +587,7 @@ func TestStoreBacksOffAfterFailedLoads(t *testing.T) {
 func TestStoreRefreshIsForcedAtMostEveryTenSeconds(t *testing.T) {
 	api := &fakeAPI{answer: serve(secretJSON(testKey))}
 	clk := newClock()
-	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now), WithTTL(time.Hour))
+	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), withClock(clk.Now), WithTTL(time.Hour))
 	first, err := s.Refresh(context.Background(), s.current()) // nothing loaded yet: a plain load
 	if err != nil || api.Calls() != 1 {
 		t.Fatalf("Refresh = %v, %d calls", err, api.Calls())
