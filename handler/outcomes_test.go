@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,19 +76,18 @@ func (s *secretsManager) count() int {
 	return s.calls
 }
 
-// rotationHarness is a handler with the real secret store on a clock the
-// test moves, and PAYJS knowing the merchant's key.
-func rotationHarness(t *testing.T, secretKey, payjsKey string) (*harness, *secretsManager, *merchantAt, *time.Time) {
+// rotationHarness is a handler with the real secret store, and PAYJS
+// knowing the merchant's key. A test that moves the store's clock runs in
+// a synctest bubble and sleeps.
+func rotationHarness(t *testing.T, secretKey, payjsKey string) (*harness, *secretsManager, *merchantAt) {
 	t.Helper()
 	hs := newHarness(t)
 	sm := &secretsManager{key: secretKey}
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	store := secret.NewStore(sm, "payjs-close", secret.WithClock(func() time.Time { return now }),
-		secret.WithLogger(slog.New(slog.DiscardHandler)))
+	store := secret.NewStore(sm, "payjs-close", secret.WithLogger(slog.New(slog.DiscardHandler)))
 	m := &merchantAt{key: payjsKey}
 	hs.h.deps.Keys, hs.h.deps.NewCloser = store, m.closer
 	hs.rebuild()
-	return hs, sm, m, &now
+	return hs, sm, m
 }
 
 const rotatedKey = "rotated-key-value"
@@ -96,7 +96,7 @@ func TestKeyRotationHealsWithinOneInvoke(t *testing.T) {
 	// The sandbox loaded the old key; the merchant then rotated it at
 	// PAYJS and in the secret. The next close heals, without waiting for
 	// the TTL.
-	hs, sm, m, _ := rotationHarness(t, testKey, rotatedKey)
+	hs, sm, m := rotationHarness(t, testKey, rotatedKey)
 	if _, _, err := hs.h.deps.Keys.Key(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -118,78 +118,82 @@ func TestKeyRotationHealsWithinOneInvoke(t *testing.T) {
 }
 
 func TestKeyMismatchOnEveryWayIn(t *testing.T) {
-	// The secret holds a wrong key and nobody has fixed it yet.
-	hs, sm, m, now := rotationHarness(t, testKey, rotatedKey)
+	synctest.Test(t, func(t *testing.T) {
+		// The secret holds a wrong key and nobody has fixed it yet.
+		hs, sm, m := rotationHarness(t, testKey, rotatedKey)
 
-	// Direct: a Lambda error typed key_mismatch, so that async retries
-	// and the dead-letter queue take over.
-	_, lerr := hs.invoke(t, event(t, "direct.json"))
-	if lerr == nil || lerr.Type != string(closing.CodeKeyMismatch) {
-		t.Fatalf("direct: %v, want a key_mismatch Lambda error", lerr)
-	}
-	if sm.count() != 2 || m.tries != 1 {
-		t.Errorf("%d secret reads, %d closes; want the load and one forced refresh, no retry with the same key", sm.count(), m.tries)
-	}
-	// HTTP: 503, retryable. Within 10 s of the last forced refresh, the
-	// secret is not read again.
-	a := hs.invokeHTTP(t, event(t, "http-api.json"))
-	if a.status != 503 || a.result.Code() != closing.CodeKeyMismatch || !a.result.Failure.Retryable || a.result.Upstream == nil {
-		t.Errorf("HTTP: %d %+v", a.status, a.result)
-	}
-	if sm.count() != 2 {
-		t.Errorf("a second mismatch within 10 s read the secret again (%d reads)", sm.count())
-	}
-	// SQS: the record is listed for a retry.
-	sqs := event(t, "sqs.json", firstRecordOnly)
-	out, _ := hs.invoke(t, sqs)
-	if !strings.Contains(string(out), `"itemIdentifier":"`) {
-		t.Errorf("SQS answer %s, want the record retried", out)
-	}
-	// Ten seconds later the secret, now fixed, is read again at once.
-	sm.set(rotatedKey, nil)
-	*now = now.Add(secret.MinForcedRefresh)
-	a = hs.invokeHTTP(t, event(t, "http-api.json"))
-	if a.status != 200 || a.result.Status != closing.StatusClosed || sm.count() != 3 {
-		t.Errorf("after the fix: %d %+v, %d reads", a.status, a.result, sm.count())
-	}
-	for _, out := range []string{hs.out.String()} {
-		if strings.Contains(out, rotatedKey) || strings.Contains(out, testKey) {
-			t.Error("a key reached the output")
+		// Direct: a Lambda error typed key_mismatch, so that async retries
+		// and the dead-letter queue take over.
+		_, lerr := hs.invoke(t, event(t, "direct.json"))
+		if lerr == nil || lerr.Type != string(closing.CodeKeyMismatch) {
+			t.Fatalf("direct: %v, want a key_mismatch Lambda error", lerr)
 		}
-	}
+		if sm.count() != 2 || m.tries != 1 {
+			t.Errorf("%d secret reads, %d closes; want the load and one forced refresh, no retry with the same key", sm.count(), m.tries)
+		}
+		// HTTP: 503, retryable. Within 10 s of the last forced refresh, the
+		// secret is not read again.
+		a := hs.invokeHTTP(t, event(t, "http-api.json"))
+		if a.status != 503 || a.result.Code() != closing.CodeKeyMismatch || !a.result.Failure.Retryable || a.result.Upstream == nil {
+			t.Errorf("HTTP: %d %+v", a.status, a.result)
+		}
+		if sm.count() != 2 {
+			t.Errorf("a second mismatch within 10 s read the secret again (%d reads)", sm.count())
+		}
+		// SQS: the record is listed for a retry.
+		sqs := event(t, "sqs.json", firstRecordOnly)
+		out, _ := hs.invoke(t, sqs)
+		if !strings.Contains(string(out), `"itemIdentifier":"`) {
+			t.Errorf("SQS answer %s, want the record retried", out)
+		}
+		// Ten seconds later the secret, now fixed, is read again at once.
+		sm.set(rotatedKey, nil)
+		time.Sleep(secret.MinForcedRefresh) // fake time
+		a = hs.invokeHTTP(t, event(t, "http-api.json"))
+		if a.status != 200 || a.result.Status != closing.StatusClosed || sm.count() != 3 {
+			t.Errorf("after the fix: %d %+v, %d reads", a.status, a.result, sm.count())
+		}
+		for _, out := range []string{hs.out.String()} {
+			if strings.Contains(out, rotatedKey) || strings.Contains(out, testKey) {
+				t.Error("a key reached the output")
+			}
+		}
+	})
 }
 
 func TestKeyLoadBacksOff(t *testing.T) {
-	hs, sm, m, now := rotationHarness(t, testKey, testKey)
-	sm.set(testKey, errors.New("dial tcp: connection refused"))
-	start := time.Now()
-	for i := range 3 {
-		a := hs.invokeHTTP(t, event(t, "http-api.json"))
-		if a.status != 503 || a.result.Code() != closing.CodeConfigUnavailable || !a.result.Failure.Retryable {
-			t.Fatalf("invoke %d: %d %+v", i, a.status, a.result)
+	synctest.Test(t, func(t *testing.T) {
+		hs, sm, m := rotationHarness(t, testKey, testKey)
+		sm.set(testKey, errors.New("dial tcp: connection refused"))
+		start := time.Now()
+		for i := range 3 {
+			a := hs.invokeHTTP(t, event(t, "http-api.json"))
+			if a.status != 503 || a.result.Code() != closing.CodeConfigUnavailable || !a.result.Failure.Retryable {
+				t.Fatalf("invoke %d: %d %+v", i, a.status, a.result)
+			}
 		}
-	}
-	if sm.count() != 1 {
-		t.Errorf("3 invokes within the back-off made %d Secrets Manager calls, want 1", sm.count())
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("answering config_unavailable took %v", d)
-	}
-	// 1 s later it tries again, fails, and now waits 2 s.
-	*now = now.Add(time.Second)
-	hs.invokeHTTP(t, event(t, "http-api.json"))
-	*now = now.Add(1500 * time.Millisecond)
-	hs.invokeHTTP(t, event(t, "http-api.json"))
-	if sm.count() != 2 {
-		t.Errorf("%d calls, want 2: the second wait is 2 s", sm.count())
-	}
-	// Secrets Manager is back: the next try after the wait succeeds and
-	// resets the back-off.
-	sm.set(testKey, nil)
-	*now = now.Add(500 * time.Millisecond)
-	if a := hs.invokeHTTP(t, event(t, "http-api.json")); a.status != 200 || m.tries != 1 {
-		t.Errorf("after recovery: %d %+v", a.status, a.result)
-	}
+		if sm.count() != 1 {
+			t.Errorf("3 invokes within the back-off made %d Secrets Manager calls, want 1", sm.count())
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("answering config_unavailable took %v", d)
+		}
+		// 1 s later it tries again, fails, and now waits 2 s.
+		time.Sleep(time.Second)
+		hs.invokeHTTP(t, event(t, "http-api.json"))
+		time.Sleep(1500 * time.Millisecond)
+		hs.invokeHTTP(t, event(t, "http-api.json"))
+		if sm.count() != 2 {
+			t.Errorf("%d calls, want 2: the second wait is 2 s", sm.count())
+		}
+		// Secrets Manager is back: the next try after the wait succeeds and
+		// resets the back-off.
+		sm.set(testKey, nil)
+		time.Sleep(500 * time.Millisecond)
+		if a := hs.invokeHTTP(t, event(t, "http-api.json")); a.status != 200 || m.tries != 1 {
+			t.Errorf("after recovery: %d %+v", a.status, a.result)
+		}
+	})
 }
 
 func TestPAYJSMessageIsClipped(t *testing.T) {

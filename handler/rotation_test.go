@@ -111,7 +111,7 @@ func TestKeyRotationHealsFiftyConcurrentCloses(t *testing.T) {
 // still holds a key PAYJS refuses, the mismatch counts and is logged at
 // ERROR, once per close.
 func TestKeyMismatchAfterTheRefreshStillCounts(t *testing.T) {
-	hs, sm, _, _ := rotationHarness(t, testKey, "neither-key-in-the-secret")
+	hs, sm, _ := rotationHarness(t, testKey, "neither-key-in-the-secret")
 	if _, _, err := hs.h.deps.Keys.Key(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}

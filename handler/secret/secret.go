@@ -179,10 +179,16 @@ type MalformedError struct {
 
 // Error returns "secret: malformed: FIELD: PROBLEM".
 func (e *MalformedError) Error() string {
+	return "secret: malformed: " + e.detail()
+}
+
+// detail returns "FIELD: PROBLEM", or PROBLEM when Field is empty: what
+// a *LoadError, whose reason already says malformed, prints of it.
+func (e *MalformedError) detail() string {
 	if e.Field == "" {
-		return "secret: malformed: " + e.Problem
+		return e.Problem
 	}
-	return "secret: malformed: " + e.Field + ": " + e.Problem
+	return e.Field + ": " + e.Problem
 }
 
 // Unwrap returns payjs.ErrUnusableKey for an unusable key, nil otherwise.

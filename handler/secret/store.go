@@ -77,9 +77,15 @@ type LoadError struct {
 	Err error
 }
 
-// Error returns `secret "ID": REASON: CAUSE`.
+// Error returns `secret "ID": REASON: CAUSE`. A *[MalformedError] in
+// the cause reads without its own "secret: malformed: ", which the rest
+// says already: `secret "ID": malformed: key: unusable`.
 func (e *LoadError) Error() string {
-	return fmt.Sprintf("secret %q: %s: %v", e.SecretID, strings.ReplaceAll(string(e.Reason), "_", " "), e.Err)
+	cause := fmt.Sprint(e.Err)
+	if me := (*MalformedError)(nil); errors.As(e.Err, &me) {
+		cause = strings.Replace(cause, me.Error(), me.detail(), 1)
+	}
+	return fmt.Sprintf("secret %q: %s: %s", e.SecretID, strings.ReplaceAll(string(e.Reason), "_", " "), cause)
 }
 
 // Unwrap returns the cause.
@@ -91,11 +97,23 @@ func (e *LoadError) Is(target error) bool {
 	return target == ErrUnavailable || target == closing.ErrKeysUnavailable
 }
 
-// Defaults of [NewStore].
+// Defaults of [NewStore], and the limits a store keeps.
 const (
-	DefaultTTL            = 5 * time.Minute
-	DefaultRefreshTimeout = 2 * time.Second
-	DefaultRefreshRetry   = 30 * time.Second
+	DefaultTTL = 5 * time.Minute
+	// RefreshRetry is how long the last good set is used after a failed
+	// refresh before the next attempt, never longer than the TTL, so that
+	// an outage does not slow every request.
+	RefreshRetry = 30 * time.Second
+	// ReadTimeout bounds every read of the secret, a first load as well
+	// as a refresh. A read is shared by the callers waiting for it and
+	// outlives the one that started it, so it cannot be bounded by a
+	// caller's context: each caller stops waiting when its own context
+	// ends, and the read goes on for the others until it lands or
+	// ReadTimeout passes. A Secrets Manager that has not answered by then
+	// is treated as down: a first load fails and backs off, a refresh
+	// keeps the last good set. It is also the longest a refresh delays
+	// the request that triggered it.
+	ReadTimeout = 2 * time.Second
 	// MinForcedRefresh is the least time between two reads that
 	// [Store.Refresh] forces.
 	MinForcedRefresh = 10 * time.Second
@@ -118,11 +136,6 @@ func WithTTL(ttl time.Duration) Option {
 	return func(s *Store) { s.ttl = ttl }
 }
 
-// WithClock replaces time.Now, for tests of expiry.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) { s.now = now }
-}
-
 // WithLogger sets where loads and failed refreshes are logged; the default
 // is slog.Default(). Log lines carry the secret id and the mchids, never a
 // key or the secret's text.
@@ -137,29 +150,6 @@ func WithOnLoad(fn func(ok bool, d time.Duration)) Option {
 	return func(s *Store) { s.onLoad = fn }
 }
 
-// WithRefreshTimeout bounds a refresh, that is a load while a stale set is
-// at hand, so that a slow Secrets Manager delays the request that triggered
-// it by at most d; 0 leaves only the caller's context. The first load is
-// bounded by the caller's context only. The default is
-// [DefaultRefreshTimeout]. A negative d panics.
-func WithRefreshTimeout(d time.Duration) Option {
-	if d < 0 {
-		panic("secret: negative refresh timeout")
-	}
-	return func(s *Store) { s.refreshTimeout = d }
-}
-
-// WithRefreshRetry sets how long the last good set is used after a failed
-// refresh before the next attempt, so that an outage does not slow every
-// request; never longer than the TTL. 0 retries on the next Get. The
-// default is [DefaultRefreshRetry]. A negative d panics.
-func WithRefreshRetry(d time.Duration) Option {
-	if d < 0 {
-		panic("secret: negative refresh retry")
-	}
-	return func(s *Store) { s.refreshRetry = d }
-}
-
 // Store loads the secret from Secrets Manager and caches it. It is safe for
 // concurrent use; build one per process.
 //
@@ -170,23 +160,23 @@ func WithRefreshRetry(d time.Duration) Option {
 // Get during the wait fails at once without calling Secrets Manager.
 // Once loaded, Get answers from memory, making no Secrets Manager call,
 // until the TTL has passed; then one caller refreshes synchronously, bounded
-// by the refresh timeout, while concurrent callers get the current set
+// by [ReadTimeout], while concurrent callers get the current set
 // without waiting. A failed refresh keeps the last good set, logs a warning
-// and is retried after the refresh retry interval. Callers that wait for a
+// and is retried after [RefreshRetry]. Callers that wait for a
 // read (a first load, [Store.Refresh]) share the one in flight.
 //
 // The refresh is synchronous rather than in the background because Lambda
 // freezes a sandbox between invokes: a background refresh would be
 // suspended mid-call and could only finish during a later invoke anyway.
 type Store struct {
-	api            GetSecretValueAPI
-	id             string
-	ttl            time.Duration
-	refreshTimeout time.Duration
-	refreshRetry   time.Duration
-	now            func() time.Time
-	log            *slog.Logger
-	onLoad         func(ok bool, d time.Duration)
+	api          GetSecretValueAPI
+	id           string
+	ttl          time.Duration
+	readTimeout  time.Duration
+	refreshRetry time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+	onLoad       func(ok bool, d time.Duration)
 
 	reads singleflight.Group // the read in flight, shared by its waiters
 
@@ -204,12 +194,12 @@ type Store struct {
 // through api. It makes no call: the first [Store.Get] loads the secret.
 func NewStore(api GetSecretValueAPI, id string, opts ...Option) *Store {
 	s := &Store{
-		api:            api,
-		id:             id,
-		ttl:            DefaultTTL,
-		refreshTimeout: DefaultRefreshTimeout,
-		refreshRetry:   DefaultRefreshRetry,
-		now:            time.Now,
+		api:          api,
+		id:           id,
+		ttl:          DefaultTTL,
+		readTimeout:  ReadTimeout,
+		refreshRetry: RefreshRetry,
+		now:          time.Now,
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -219,9 +209,6 @@ func NewStore(api GetSecretValueAPI, id string, opts ...Option) *Store {
 	}
 	return s
 }
-
-// SecretID returns the secret id the store reads.
-func (s *Store) SecretID() string { return s.id }
 
 // Get returns the current set of merchants, loading or refreshing it as
 // described on [Store]. Each successful read gives a new *Set, which is
@@ -280,9 +267,10 @@ func (s *Store) due(now time.Time) bool {
 	return s.ttl > 0 && !now.Before(s.next)
 }
 
-// read waits for the read in flight, or starts one with ctx, and returns
-// its outcome; a caller whose ctx ends first gets a timeout. A panic in
-// the API goes on in the caller that started the read.
+// read waits for the read in flight, or starts one, and returns its
+// outcome; a caller whose ctx ends first gets a timeout, and the read
+// goes on for the others (see [ReadTimeout]). A panic in the API goes on
+// in the caller that started the read.
 func (s *Store) read(ctx context.Context, want func(now time.Time) bool) (*Set, error) {
 	var panicked any // set by the read when it is this caller's and panicked
 	ch := s.reads.DoChan("", func() (any, error) {
@@ -354,12 +342,12 @@ func (s *Store) land(stale, fresh *Set, err error) (*Set, error) {
 }
 
 // fetch makes one GetSecretValue call, reports it, and logs its outcome.
+// The call keeps ctx's values (for the log lines) but not its deadline or
+// cancellation: ctx is the context of the caller that started the read,
+// which may give up long before the other callers waiting for the read.
 func (s *Store) fetch(ctx context.Context, stale *Set) (*Set, error) {
-	if stale != nil && s.refreshTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.refreshTimeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.readTimeout)
+	defer cancel()
 	start := time.Now()
 	set, version, err := s.load(ctx)
 	d := time.Since(start)

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, srv *mototest.Server, api GetSecretValueAPI, opts ...O
 	var log *slog.Logger
 	log, e.logs = captureLogs(t, demoKey, newKey)
 	opts = append([]Option{
-		WithTTL(ttl), WithClock(e.clock.Now), WithLogger(log), WithOnLoad(e.loads.add),
+		WithTTL(ttl), withClock(e.clock.Now), WithLogger(log), WithOnLoad(e.loads.add),
 	}, opts...)
 	e.store = NewStore(api, secretID, opts...)
 	return e
@@ -196,11 +196,11 @@ func TestMotoMalformedSecret(t *testing.T) {
 		name, value, problem string
 		unusable             bool
 	}{
-		{"not JSON", "mchid=" + mchID + "&key=" + demoKey, "secret: malformed: not JSON (syntax error at byte 1)", false},
-		{"no key", `{"mchid":"` + mchID + `"}`, `secret: malformed: key: is missing`, false},
-		{"key with plus", demoSecret(demoKey + "+"), `secret: malformed: key: unusable: key contains "+" or "%"`, true},
-		{"key with percent", demoSecret("%41" + demoKey), `secret: malformed: key: unusable`, true},
-		{"empty merchants", `{"merchants":[]}`, "secret: malformed: merchants: is empty", false},
+		{"not JSON", "mchid=" + mchID + "&key=" + demoKey, "not JSON (syntax error at byte 1)", false},
+		{"no key", `{"mchid":"` + mchID + `"}`, `key: is missing`, false},
+		{"key with plus", demoSecret(demoKey + "+"), `key: unusable: key contains "+" or "%"`, true},
+		{"key with percent", demoSecret("%41" + demoKey), `key: unusable`, true},
+		{"empty merchants", `{"merchants":[]}`, "merchants: is empty", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestMotoRotationAfterTTL(t *testing.T) {
 func TestMotoDownAfterFirstLoadKeepsStaleKey(t *testing.T) {
 	t.Parallel()
 	const retry = 30 * time.Second
-	e := setup(t, demoSecret(demoKey), WithRefreshRetry(retry))
+	e := setup(t, demoSecret(demoKey), withRefreshRetry(retry))
 	first := e.get(t)
 
 	e.srv.Stop()
@@ -379,7 +379,7 @@ func TestMotoThrottled(t *testing.T) {
 
 func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	t.Parallel()
-	e := setup(t, demoSecret(demoKey), WithRefreshTimeout(300*time.Millisecond))
+	e := setup(t, demoSecret(demoKey), withReadTimeout(300*time.Millisecond))
 	first := e.get(t)
 	e.srv.Fail("GetSecretValue", mototest.Slow(time.Minute))
 	e.clock.Advance(ttl)
@@ -392,7 +392,7 @@ func TestMotoSlowRefreshKeepsStaleKey(t *testing.T) {
 	// Generous above, for a loaded machine, and far below the minute of
 	// the slow answer it did not wait for.
 	if took < 300*time.Millisecond || took > 10*time.Second {
-		t.Errorf("the refresh took %v, want about the 300ms refresh timeout", took)
+		t.Errorf("the refresh took %v, want about the 300ms read timeout", took)
 	}
 	if warn := e.logs.records(t, msgStale); len(warn) != 1 || warn[0]["reason"] != "timeout" {
 		t.Errorf("warning = %v", warn)

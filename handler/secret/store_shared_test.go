@@ -2,6 +2,8 @@ package secret
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"testing/synctest"
@@ -21,8 +23,7 @@ func TestStoreRefresherGivesUpWithItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithRefreshTimeout(0),
-			WithLogger(slog.New(slog.DiscardHandler)))
+		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
 		first, err := s.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +63,7 @@ func TestStorePanickingRefreshKeepsTheSet(t *testing.T) {
 		release := make(chan struct{})
 		api := &fakeAPI{answer: serve(secretJSON(testKey))}
 		log, logs := captureLogs(t, testKey)
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithRefreshRetry(retry), WithLogger(log))
+		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), withRefreshRetry(retry), WithLogger(log))
 		first, err := s.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -121,8 +122,7 @@ func TestStoreDueGetJoinsAForcedRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithRefreshTimeout(0),
-			WithLogger(slog.New(slog.DiscardHandler)))
+		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
 		first, err := s.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -151,6 +151,110 @@ func TestStoreDueGetJoinsAForcedRead(t *testing.T) {
 		}
 		if c := api.Calls(); c != 2 {
 			t.Errorf("calls = %d, want 2: the load and the one shared read", c)
+		}
+	})
+}
+
+// slowRotation makes the fake answer the rotated key after d, or fail when
+// the read's context ends first, as the SDK does.
+func slowRotation(d time.Duration) func(context.Context, int) (*secretsmanager.GetSecretValueOutput, error) {
+	return func(ctx context.Context, n int) (*secretsmanager.GetSecretValueOutput, error) {
+		select {
+		case <-time.After(d):
+			return serve(secretJSON("rotated-key-value"))(ctx, n)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("operation error Secrets Manager: GetSecretValue: %w", ctx.Err())
+		}
+	}
+}
+
+// TestStoreSharedReadOutlivesItsStarter: the caller that started a read
+// has a nearly spent deadline, a second caller a long one. The first gives
+// up with its own context; the read goes on and the second gets its new
+// key, and the forced-read allowance it used was not wasted: a third
+// Rekey gets the new key without another read.
+func TestStoreSharedReadOutlivesItsStarter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &fakeAPI{answer: serve(secretJSON(testKey))}
+		s := NewStore(api, "payjs-close/test", WithTTL(time.Hour), WithLogger(slog.New(slog.DiscardHandler)))
+		if _, _, err := s.Key(context.Background(), ""); err != nil {
+			t.Fatal(err)
+		}
+		api.set(slowRotation(100 * time.Millisecond))
+
+		short := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_, _, err := s.Rekey(ctx, "", testKey)
+			short <- err
+		}()
+		synctest.Wait() // the first caller's read is in the API
+		start := time.Now()
+		_, key, err := s.Rekey(context.Background(), "", testKey)
+		if err != nil || key != "rotated-key-value" {
+			t.Errorf("the second Rekey got the old key or %v; want the new key", err)
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Errorf("the second Rekey took %v, want the read's 100ms", d)
+		}
+		if err := <-short; ReasonOf(err) != ReasonTimeout || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the first Rekey = %v, want a timeout of its own 20ms context", err)
+		}
+		if _, key, err := s.Rekey(context.Background(), "", testKey); err != nil || key != "rotated-key-value" {
+			t.Errorf("a third Rekey got the old key or %v; want the new key", err)
+		}
+		if c := api.Calls(); c != 2 {
+			t.Errorf("calls = %d, want 2: the load and the one shared read", c)
+		}
+	})
+}
+
+// TestStoreSharedFirstLoadOutlivesItsStarter: the same on a cold store. A
+// first Get whose context ends before Secrets Manager answers does not
+// fail the load for a second caller, nor start the back-off.
+func TestStoreSharedFirstLoadOutlivesItsStarter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &fakeAPI{answer: slowRotation(100 * time.Millisecond)}
+		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)))
+		short := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_, err := s.Get(ctx)
+			short <- err
+		}()
+		synctest.Wait()
+		set, err := s.Get(context.Background())
+		if err != nil || set == nil {
+			t.Fatalf("the second Get = %v, %v; want the loaded set", set, err)
+		}
+		if err := <-short; ReasonOf(err) != ReasonTimeout {
+			t.Errorf("the first Get = %v, want a timeout of its own context", err)
+		}
+		if again, err := s.Get(context.Background()); again != set || err != nil || api.Calls() != 1 {
+			t.Errorf("Get after the load = %p, %v, %d calls; want %p from memory", again, err, api.Calls(), set)
+		}
+	})
+}
+
+// TestStoreSlowFirstLoadIsBounded: a first load runs apart from its
+// callers, so the store bounds it itself: a Secrets Manager that does not
+// answer fails it after ReadTimeout, and the back-off starts.
+func TestStoreSlowFirstLoadIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &fakeAPI{answer: func(ctx context.Context, _ int) (*secretsmanager.GetSecretValueOutput, error) {
+			<-ctx.Done() // hangs until the read gives up
+			return nil, ctx.Err()
+		}}
+		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)))
+		start := time.Now()
+		_, err := s.Get(context.Background())
+		if d := time.Since(start); d != ReadTimeout || ReasonOf(err) != ReasonTimeout {
+			t.Errorf("Get = %v after %v; want a timeout after %v", err, d, ReadTimeout)
+		}
+		if _, err := s.Get(context.Background()); ReasonOf(err) != ReasonTimeout || api.Calls() != 1 {
+			t.Errorf("Get during the back-off = %v, %d calls; want the timeout again without a call", err, api.Calls())
 		}
 	})
 }

@@ -186,10 +186,10 @@ func TestStoreFailedLoad(t *testing.T) {
 		}, ReasonMalformed, nil, "holds no SecretString (binary secrets are not supported)"},
 		{"key unusable", serve(secretJSON(testKey + "+")),
 			ReasonMalformed, func(err error) bool { var e *MalformedError; return errors.As(err, &e) && e.Field == "key" },
-			`secret "payjs-close/test": malformed: secret: malformed: key: unusable`},
+			`secret "payjs-close/test": malformed: key: unusable`},
 		{"key with a trailing newline", serve(secretJSON(testKey + `\n`)),
 			ReasonMalformed, func(err error) bool { var e *MalformedError; return errors.As(err, &e) && e.Field == "key" },
-			`secret "payjs-close/test": malformed: secret: malformed: key: has white space (a space, tab or newline) at its start or end: store the key without it`},
+			`secret "payjs-close/test": malformed: key: has white space (a space, tab or newline) at its start or end: store the key without it`},
 		{"not JSON", serve("key=" + testKey),
 			ReasonMalformed, nil, "not JSON"},
 	}
@@ -199,7 +199,7 @@ func TestStoreFailedLoad(t *testing.T) {
 			log, logs := captureLogs(t, testKey, `Z'`)
 			var loads []bool
 			clk := newClock()
-			s := NewStore(api, "payjs-close/test", WithLogger(log), WithClock(clk.Now), WithOnLoad(func(ok bool, d time.Duration) { loads = append(loads, ok) }))
+			s := NewStore(api, "payjs-close/test", WithLogger(log), withClock(clk.Now), WithOnLoad(func(ok bool, d time.Duration) { loads = append(loads, ok) }))
 			for i := range 2 { // a Get after the back-off tries again while nothing was loaded
 				if i > 0 {
 					clk.Advance(MaxLoadBackoff)
@@ -223,6 +223,12 @@ func TestStoreFailedLoad(t *testing.T) {
 				assertNoSecret(t, "error", err.Error(), testKey, `Z'`)
 				if n := api.Calls(); n != i+1 {
 					t.Errorf("calls = %d after %d Gets", n, i+1)
+				}
+				// During the back-off the error is the failed load's again,
+				// its reason said once.
+				_, err = s.Get(context.Background())
+				if api.Calls() != i+1 || ReasonOf(err) != tt.reason || strings.Count(err.Error(), strings.ReplaceAll(string(tt.reason), "_", " ")+": ") != 1 {
+					t.Errorf("Get during the back-off = %v after %d calls", err, api.Calls())
 				}
 			}
 			if fmt.Sprint(loads) != "[false false]" {
@@ -271,7 +277,7 @@ func TestStoreRefreshAfterTTL(t *testing.T) {
 			api := &fakeAPI{answer: serve(secretJSON(testKey))}
 			clk := newClock()
 			log, _ := captureLogs(t, testKey, "rotated")
-			s := NewStore(api, "payjs-close/test", WithTTL(tt.ttl), WithClock(clk.Now), WithLogger(log))
+			s := NewStore(api, "payjs-close/test", WithTTL(tt.ttl), withClock(clk.Now), WithLogger(log))
 			first, err := s.Get(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -305,7 +311,7 @@ func TestStoreFailedRefreshKeepsStale(t *testing.T) {
 	clk := newClock()
 	log, logs := captureLogs(t, testKey, "rotated")
 	var loads []bool
-	s := NewStore(api, "payjs-close/test", WithTTL(ttl), WithRefreshRetry(retry), WithClock(clk.Now), WithLogger(log),
+	s := NewStore(api, "payjs-close/test", WithTTL(ttl), withRefreshRetry(retry), withClock(clk.Now), WithLogger(log),
 		WithOnLoad(func(ok bool, _ time.Duration) { loads = append(loads, ok) }))
 	first, err := s.Get(context.Background())
 	if err != nil {
@@ -348,8 +354,8 @@ func TestStoreFailedRefreshKeepsStale(t *testing.T) {
 func TestStoreRefreshRetryNeverBeyondTTL(t *testing.T) {
 	api := &fakeAPI{answer: serve(secretJSON(testKey))}
 	clk := newClock()
-	s := NewStore(api, "payjs-close/test", WithTTL(10*time.Second), WithRefreshRetry(time.Hour),
-		WithClock(clk.Now), WithLogger(slog.New(slog.DiscardHandler)))
+	s := NewStore(api, "payjs-close/test", WithTTL(10*time.Second), withRefreshRetry(time.Hour),
+		withClock(clk.Now), WithLogger(slog.New(slog.DiscardHandler)))
 	if _, err := s.Get(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -451,12 +457,12 @@ func TestStoreRefreshDoesNotHoldUpOthers(t *testing.T) {
 }
 
 // TestStoreSlowRefreshIsBounded: a Secrets Manager that does not answer
-// delays the refreshing request by the refresh timeout only.
+// delays the refreshing request by ReadTimeout only.
 func TestStoreSlowRefreshIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		api := &fakeAPI{answer: serve(secretJSON(testKey))}
 		log, logs := captureLogs(t, testKey)
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithRefreshTimeout(2*time.Second), WithLogger(log))
+		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(log))
 		first, err := s.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -468,8 +474,8 @@ func TestStoreSlowRefreshIsBounded(t *testing.T) {
 		time.Sleep(time.Minute)
 		start := time.Now()
 		got, err := s.Get(context.Background())
-		if elapsed := time.Since(start); elapsed != 2*time.Second {
-			t.Errorf("refresh took %v, want the 2s refresh timeout", elapsed)
+		if elapsed := time.Since(start); elapsed != ReadTimeout {
+			t.Errorf("refresh took %v, want ReadTimeout, %v", elapsed, ReadTimeout)
 		}
 		if got != first || err != nil {
 			t.Errorf("Get = %p, %v; want the stale set", got, err)
@@ -516,7 +522,7 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 			panic("boom")
 		}}
 		clk := newClock()
-		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now))
+		s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), withClock(clk.Now))
 		var recovered any
 		done := make(chan struct{})
 		go func() {
@@ -553,7 +559,7 @@ func TestStorePanickingAPIReleasesWaiters(t *testing.T) {
 func TestStoreBacksOffAfterFailedLoads(t *testing.T) {
 	api := &fakeAPI{answer: fail(&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"})}
 	clk := newClock()
-	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now))
+	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), withClock(clk.Now))
 	calls := 0
 	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
 		_, err := s.Get(context.Background())
@@ -581,7 +587,7 @@ func TestStoreBacksOffAfterFailedLoads(t *testing.T) {
 func TestStoreRefreshIsForcedAtMostEveryTenSeconds(t *testing.T) {
 	api := &fakeAPI{answer: serve(secretJSON(testKey))}
 	clk := newClock()
-	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), WithClock(clk.Now), WithTTL(time.Hour))
+	s := NewStore(api, "payjs-close/test", WithLogger(slog.New(slog.DiscardHandler)), withClock(clk.Now), WithTTL(time.Hour))
 	first, err := s.Refresh(context.Background(), s.current()) // nothing loaded yet: a plain load
 	if err != nil || api.Calls() != 1 {
 		t.Fatalf("Refresh = %v, %d calls", err, api.Calls())
