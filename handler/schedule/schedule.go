@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +38,7 @@ type API interface {
 	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
 	UpdateSchedule(ctx context.Context, in *scheduler.UpdateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error)
 	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+	GetScheduleGroup(ctx context.Context, in *scheduler.GetScheduleGroupInput, optFns ...func(*scheduler.Options)) (*scheduler.GetScheduleGroupOutput, error)
 }
 
 // Config is where schedules go and where Scheduler sends their closes.
@@ -129,8 +129,8 @@ func (c *Client) put(ctx context.Context, s closing.ScheduledClose) (moved bool,
 		ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String("UTC"),
 		FlexibleTimeWindow: window, ActionAfterCompletion: types.ActionAfterCompletionDelete, Target: target,
 	})
-	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) && !missingGroup(nf) {
-		return false, fmt.Errorf("%w: %w", errFired, err)
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) {
+		return false, c.notFound(ctx, err, fmt.Errorf("%w: %w", errFired, err))
 	}
 	return err == nil, classify(err)
 }
@@ -139,20 +139,26 @@ func (c *Client) put(ctx context.Context, s closing.ScheduledClose) (moved bool,
 // none.
 func (c *Client) Cancel(ctx context.Context, name string) error {
 	_, err := c.api().DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(c.cfg.Group)})
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) && !missingGroup(nf) {
-		return closing.ErrNotScheduled
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) {
+		return c.notFound(ctx, err, closing.ErrNotScheduled)
 	}
 	return classify(err)
 }
 
-// missingGroup tells a missing schedule group ("Schedule group payjs-close
-// does not exist.", a configuration error) from a missing schedule
-// ("Schedule close-<id> does not exist."), as Scheduler and moto word
-// them. Schedule names start with "close-", so an order id can never make
-// a missing schedule read as a missing group.
-func missingGroup(nf *types.ResourceNotFoundException) bool {
-	return strings.HasPrefix(strings.ToLower(aws.ToString(nf.Message)), "schedule group ")
+// notFound answers a ResourceNotFoundException, err, from a call on one
+// schedule: Scheduler gives it for a missing schedule and for a missing
+// group alike, so the group is looked up. It exists: the schedule is
+// missing, and noSchedule is the answer. It is missing too: a
+// configuration error. The look-up failed: its error is the answer.
+func (c *Client) notFound(ctx context.Context, err, noSchedule error) error {
+	_, gerr := c.api().GetScheduleGroup(ctx, &scheduler.GetScheduleGroupInput{Name: aws.String(c.cfg.Group)})
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(gerr, &nf) {
+		return classify(fmt.Errorf("the schedule group %q does not exist: %w", c.cfg.Group, err))
+	}
+	if gerr != nil {
+		return classify(fmt.Errorf("looking up the schedule group %q: %w", c.cfg.Group, gerr))
+	}
+	return noSchedule
 }
 
 // classify gives a Scheduler error its code.
