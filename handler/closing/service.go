@@ -199,7 +199,7 @@ func (s *Service) closeOrder(ctx context.Context, req Request) (Result, error) {
 func (s *Service) closer(ctx context.Context, req Request, key func(ctx context.Context, mchid string) (string, string, error)) (keyedCloser, error) {
 	mchid, k, err := key(ctx, req.MchID)
 	if err != nil {
-		return keyedCloser{}, keysError(err, req, "the PAYJS key could not be loaded; try again later")
+		return keyedCloser{}, dependencyError(err, req, keysUnavailable)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

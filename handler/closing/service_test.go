@@ -153,3 +153,44 @@ func TestKeyRotationHealedOnlyWhenPAYJSAnswersTheRetry(t *testing.T) {
 		})
 	}
 }
+
+// schedulerFailing is a Scheduler whose calls fail with err.
+type schedulerFailing struct{ err error }
+
+func (s schedulerFailing) Schedule(context.Context, closing.ScheduledClose) (bool, error) {
+	return false, s.err
+}
+func (s schedulerFailing) Cancel(context.Context, string) error { return s.err }
+
+// TestSchedulerErrorsHaveOneMapping: a Scheduler's errors take their
+// codes and messages here, from the sentinels they wrap; the wrapped
+// cause reaches the log, never the answer.
+func TestSchedulerErrorsHaveOneMapping(t *testing.T) {
+	sdk := errors.New("AccessDeniedException: arn:aws:iam::123456789012:role/secret-role")
+	for _, tc := range []struct {
+		err  error
+		code closing.Code
+		msg  string
+	}{
+		{closing.ErrNotScheduled, closing.CodeNotScheduled, "no close is scheduled for this order"},
+		{fmt.Errorf("%w: %w", closing.ErrSchedulerRefused, sdk), closing.CodeConfigUnavailable,
+			"EventBridge Scheduler refused the schedule: check PAYJS_SCHEDULE_GROUP, PAYJS_SCHEDULE_ROLE_ARN, PAYJS_SCHEDULE_TARGET_ARN and the function's permissions"},
+		{fmt.Errorf("%w: %w", closing.ErrSchedulerUnavailable, sdk), closing.CodeScheduleUnavailable, "EventBridge Scheduler is unavailable; try again later"},
+		{sdk, closing.CodeScheduleUnavailable, "EventBridge Scheduler is unavailable; try again later"},
+		{closing.Errorf(closing.CodeScheduleUnavailable, "the local scheduler is stopped"), closing.CodeScheduleUnavailable, "the local scheduler is stopped"},
+	} {
+		svc := closing.New(closing.Config{Keys: rotatedKeys{}, Scheduler: schedulerFailing{tc.err}})
+		for _, req := range []closing.Request{
+			{PayjsOrderID: "1", Cancel: true},
+			{PayjsOrderID: "1", CloseAfter: "1h"},
+		} {
+			if req.CloseAfter != "" && tc.code == closing.CodeNotScheduled {
+				continue // only a cancel finds no schedule
+			}
+			res, err := svc.Do(context.Background(), req)
+			if res.Code() != tc.code || res.Message != tc.msg || !errors.Is(err, tc.err) {
+				t.Errorf("%+v failing with %v = %s %q, %v; want %s %q", req, tc.err, res.Code(), res.Message, err, tc.code, tc.msg)
+			}
+		}
+	}
+}

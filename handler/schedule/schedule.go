@@ -14,9 +14,11 @@
 //	svc := closing.New(closing.Config{Scheduler: sched, ...}) // handler.Deps.Scheduler passes it there
 //
 // The SDK client is made on first use, so a sandbox that only closes orders
-// never builds it. Errors are *closing.Error values: schedule_unavailable
-// (retryable) when Scheduler throttles, fails or times out, and
-// config_unavailable when the group is missing or access is denied.
+// never builds it. Its errors wrap the SDK's with the sentinel that
+// package closing gives a code: [closing.ErrSchedulerUnavailable] when
+// Scheduler throttles, fails or times out, [closing.ErrSchedulerRefused]
+// when the group is missing or access is denied, and
+// [closing.ErrNotScheduled] for a cancel that finds no schedule.
 package schedule
 
 import (
@@ -87,7 +89,7 @@ var errFired = errors.New("the schedule was deleted between the create's conflic
 // Schedule creates the schedule s.Name, or moves it to s.At when it exists.
 func (c *Client) Schedule(ctx context.Context, s closing.ScheduledClose) (moved bool, err error) {
 	if c.cfg.TargetARN == "" {
-		return false, &closing.Error{Code: closing.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
+		return false, fmt.Errorf("%w: the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN", closing.ErrSchedulerRefused)
 	}
 	for range maxPuts {
 		moved, err = c.put(ctx, s)
@@ -95,8 +97,7 @@ func (c *Client) Schedule(ctx context.Context, s closing.ScheduledClose) (moved 
 			return moved, err
 		}
 	}
-	return false, &closing.Error{Code: closing.CodeScheduleUnavailable,
-		Message: "the schedule kept vanishing between create and update; try again later", Cause: err}
+	return false, fmt.Errorf("%w: the schedule kept vanishing between create and update: %w", closing.ErrSchedulerUnavailable, err)
 }
 
 // put creates the schedule, or updates it when it exists: errFired when
@@ -161,7 +162,9 @@ func (c *Client) notFound(ctx context.Context, err, noSchedule error) error {
 	return noSchedule
 }
 
-// classify gives a Scheduler error its code.
+// classify wraps a Scheduler error with the sentinel that gives it its
+// code: refused for what only a fix of the configuration mends,
+// unavailable for the rest.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -171,9 +174,8 @@ func classify(err error) error {
 		switch api.ErrorCode() {
 		case "AccessDeniedException", "ResourceNotFoundException", "ValidationException",
 			"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
-			return &closing.Error{Code: closing.CodeConfigUnavailable,
-				Message: "EventBridge Scheduler refused the schedule: check PAYJS_SCHEDULE_GROUP, PAYJS_SCHEDULE_ROLE_ARN and the function's permissions", Cause: err}
+			return fmt.Errorf("%w: %w", closing.ErrSchedulerRefused, err)
 		}
 	}
-	return &closing.Error{Code: closing.CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+	return fmt.Errorf("%w: %w", closing.ErrSchedulerUnavailable, err)
 }

@@ -76,6 +76,21 @@ func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *schedu
 	return c, srv, get
 }
 
+// answered is the code the core answers a Scheduler's error with: the
+// Client wraps its errors with closing's sentinels, and closing gives
+// them their codes.
+func answered(err error) closing.Code {
+	svc := closing.New(closing.Config{Scheduler: failing{err}})
+	res, _ := svc.Do(context.Background(), closing.Request{PayjsOrderID: "1", Cancel: true})
+	return res.Code()
+}
+
+// failing is a closing.Scheduler whose calls fail with err.
+type failing struct{ err error }
+
+func (f failing) Schedule(context.Context, closing.ScheduledClose) (bool, error) { return false, f.err }
+func (f failing) Cancel(context.Context, string) error                           { return f.err }
+
 func closeAt(at time.Time) closing.ScheduledClose {
 	return closing.ScheduledClose{Name: "close-" + order, At: at, Input: `{"payjs_order_id":"` + order + `","mchid":"1528140051","scheduled":true}`}
 }
@@ -196,8 +211,14 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 			} else {
 				_, err = c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
 			}
-			if got := closing.ErrorCode(err); got != tc.code {
+			if got := answered(err); got != tc.code {
 				t.Errorf("error %v has code %q, want %q", err, got, tc.code)
+			}
+			// The code is closing's to give: the error says which of its sentinels it is.
+			sentinel := map[closing.Code]error{closing.CodeScheduleUnavailable: closing.ErrSchedulerUnavailable, closing.CodeConfigUnavailable: closing.ErrSchedulerRefused}[tc.code]
+			var coded *closing.Error
+			if !errors.Is(err, sentinel) || errors.As(err, &coded) {
+				t.Errorf("error %v: want it to wrap %v and carry no code of its own", err, sentinel)
 			}
 		})
 	}
@@ -209,14 +230,14 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Schedule(ctx, closeAt(time.Now().Add(time.Hour)))
-	if got := closing.ErrorCode(err); got != closing.CodeScheduleUnavailable {
+	if got := answered(err); got != closing.CodeScheduleUnavailable {
 		t.Errorf("error %v has code %q, want schedule_unavailable", err, got)
 	}
 }
 
 func TestNoTargetIsAConfigError(t *testing.T) {
 	c := schedule.NewWithAPI(func() schedule.API { t.Fatal("the API was called"); return nil }, schedule.Config{Group: group, RoleARN: roleARN})
-	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); closing.ErrorCode(err) != closing.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); answered(err) != closing.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
@@ -237,7 +258,7 @@ func (c createFails) CreateSchedule(context.Context, *scheduler.CreateScheduleIn
 func TestMissingGroupOnCreateIsAConfigError(t *testing.T) {
 	api := createFails{err: &types.ResourceNotFoundException{Message: aws.String("Schedule group payjs-close does not exist.")}}
 	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
-	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); closing.ErrorCode(err) != closing.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); answered(err) != closing.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
@@ -314,7 +335,7 @@ func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
 			api := tc.api
 			c := schedule.NewWithAPI(func() schedule.API { return &api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
 			moved, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
-			if got := closing.ErrorCode(err); got != tc.code || moved != tc.moved {
+			if got := answered(err); got != tc.code || moved != tc.moved {
 				t.Errorf("Schedule = %v, %v (code %q); want moved %v, code %q", moved, err, got, tc.moved, tc.code)
 			}
 			if api.nCreate != tc.creates || api.nUpdate != tc.updates {
