@@ -6,31 +6,35 @@
 // logs and counts the outcome, publishes it for the shop where that is
 // due, and shapes the [closing.Result] back for the event kind.
 //
-// One HTTP close, file by file, each entered once:
+// One HTTP close, file by file. Read in this order, each once:
 //
 //  1. handler.go: Invoke recognizes the kind and serves it; the event
-//     kinds, the spine (serve, final) and where a request may claim to be
-//     a scheduled close (fromOutside).
+//     kinds, the spine (serveHTTP, serve, final) and where a request may
+//     claim to be a scheduled close (fromOutside).
 //  2. http.go: the HTTP event's route, method and body, read into the
-//     request, and the HTTP answer.
+//     request, and the HTTP answer (encodeHTTP).
 //  3. closing/request.go: the Request, its members read strictly from
-//     JSON (or a form), and its validation (closing/closeat.go reads a
-//     close_at).
+//     JSON (or a form), and its validation, a close_at or close_after
+//     included.
 //  4. closing/service.go: the Service, the interfaces it consumes (Keys,
 //     Closer, Observer), the key and the PAYJS close, the retry after a
-//     key rotation (closing/schedule.go for a close_at, close_after or
-//     cancel: the Scheduler and the ScheduledMessage).
+//     key rotation.
 //  5. closing/result.go: the Result, the codes and their meaning in one
-//     table, and the mapping of every error (PAYJS, Keys, Scheduler) to a
-//     code.
-//  6. observe.go: the log line and the metrics (stack.go adds the Stack
-//     dimension).
+//     table, and the mapping of every error to a code: PAYJS's in
+//     fromPayjs, those of Keys and the Scheduler in dependencyError.
+//  6. observe.go: the log line and the metrics, the Stack dimension
+//     included.
 //
-// Only on some paths: outcome.go (outcome events for the shop, when a bus
-// is configured; handler/outcome puts them on EventBridge), sqs.go (SQS
-// batches). The interfaces' production implementations are
-// handler/secret (Keys), payjs (Closer) and handler/schedule (Scheduler);
-// cmd/closeorder/wire reads the configuration and composes them.
+// The answer goes back by a function already met: serveHTTP hands the
+// Result to http.go's encodeHTTP, which shapes it for the event kind.
+//
+// Only on some paths: closing/schedule.go (a close_at, close_after or
+// cancel: the Scheduler and the ScheduledMessage), outcome.go (outcome
+// events for the shop, when a bus is configured; handler/outcome puts
+// them on EventBridge), sqs.go (SQS batches). The interfaces' production
+// implementations are handler/secret (Keys), payjs (Closer) and
+// handler/schedule (Scheduler); cmd/closeorder/wire reads the
+// configuration and composes them.
 //
 // Use (cmd/closeorder/wire does this with the Secrets Manager store):
 //

@@ -183,6 +183,7 @@ func TestDeployedTemplateGrantsNothingOutsideTheStack(t *testing.T) {
 		"iam:PassRole":                  getAtt("CloseScheduleRole", "Arn"),
 		"kms:Decrypt":                   ref("SecretKmsKeyArn"),
 		"scheduler:CreateSchedule":      obj{"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${CloseScheduleGroup}/*"},
+		"scheduler:GetScheduleGroup":    obj{"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/${CloseScheduleGroup}"},
 	} {
 		wantEqual(t, action+" on", grants[action], []any{want})
 	}

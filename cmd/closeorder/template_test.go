@@ -785,14 +785,21 @@ func TestTemplateSchedulesClosesInItsOwnGroup(t *testing.T) {
 			}
 		}
 	}
-	if len(found) != 1 {
-		t.Fatalf("want one statement granting scheduler actions, got %d", len(found))
+	// The schedules in the group, and the group itself: a cancel looks it up to tell a missing
+	// schedule from a missing group.
+	if len(found) != 2 {
+		t.Fatalf("want two statements granting scheduler actions, got %d", len(found))
 	}
 	st := found[0]
 	wantEqual(t, "scheduler Effect", get(t, st, "Effect"), "Allow")
 	wantEqual(t, "scheduler actions", stringList(t, get(t, st, "Action")), manage)
 	wantEqual(t, "scheduler Resource", get(t, st, "Resource"),
 		obj{"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${CloseScheduleGroup}/*"})
+	st = found[1]
+	wantEqual(t, "group look-up Effect", get(t, st, "Effect"), "Allow")
+	wantEqual(t, "group look-up actions", stringList(t, get(t, st, "Action")), []string{"scheduler:GetScheduleGroup"})
+	wantEqual(t, "group look-up Resource", get(t, st, "Resource"),
+		obj{"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/${CloseScheduleGroup}"})
 }
 
 func TestTemplateLetsTheFunctionPassOnlyTheScheduleRoleToScheduler(t *testing.T) {

@@ -199,41 +199,55 @@ var (
 	// ErrNotScheduled is what a Scheduler's Cancel returns when no close
 	// is scheduled for the order.
 	ErrNotScheduled = errors.New("no close is scheduled for the order")
+	// ErrSchedulerRefused: the Scheduler refused the request, or would,
+	// until the configuration is fixed: access denied, a missing
+	// schedule group, a request it finds invalid (the close queue's ARN
+	// unset included), credentials it does not accept.
+	ErrSchedulerRefused = errors.New("the scheduler refused the request")
+	// ErrSchedulerUnavailable: the Scheduler throttled, failed or did not
+	// answer in time; asking again later may succeed.
+	ErrSchedulerUnavailable = errors.New("the scheduler is unavailable")
 )
 
-// keysError gives an error of [Keys] its code. A merchant the keys do not
-// hold is the request naming it wrongly (invalid_request), except for a
-// scheduled close: its merchant was checked when it was scheduled, so a
-// merchant gone since is a configuration gone wrong, retried
-// (config_unavailable) until it is fixed or the message reaches the
-// dead-letter queue. Any other failure is config_unavailable with
-// unavailable as its message.
-func keysError(err error, req Request, unavailable string) error {
+// dependencyError gives an error of what the Service consumes, [Keys] or
+// [Scheduler], its code and message; otherwise is the code and message
+// of an error that matches none of the sentinels above.
+//
+// A merchant the keys do not hold is the request naming it wrongly
+// (invalid_request), except for a scheduled close: its merchant was
+// checked when it was scheduled, so a merchant gone since is a
+// configuration gone wrong, retried (config_unavailable) until it is
+// fixed or the message reaches the dead-letter queue. An *Error keeps
+// its code: cmd/local's stand-in Scheduler answers with one.
+func dependencyError(err error, req Request, otherwise Error) error {
 	noMerchant := errors.Is(err, ErrMchIDRequired) || errors.Is(err, ErrUnknownMerchant)
-	switch {
-	case !noMerchant:
-		return &Error{Code: CodeConfigUnavailable, Message: unavailable, Cause: err}
-	case req.Scheduled:
-		return &Error{Code: CodeConfigUnavailable, Message: "the scheduled close's merchant is not in the secret any more; restore it, or the close reaches the dead-letter queue", Cause: err}
-	case errors.Is(err, ErrMchIDRequired):
-		return Errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
-	}
-	return Errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
-}
-
-// schedulerError gives a Scheduler's error its code: not_scheduled for
-// [ErrNotScheduled], the code an *Error carries, else
-// schedule_unavailable.
-func schedulerError(err error) error {
 	var e *Error
 	switch {
 	case errors.Is(err, ErrNotScheduled):
 		return &Error{Code: CodeNotScheduled, Message: "no close is scheduled for this order", Cause: err}
+	case errors.Is(err, ErrSchedulerRefused):
+		return &Error{Code: CodeConfigUnavailable, Message: "EventBridge Scheduler refused the schedule: check PAYJS_SCHEDULE_GROUP, PAYJS_SCHEDULE_ROLE_ARN, PAYJS_SCHEDULE_TARGET_ARN and the function's permissions", Cause: err}
+	case errors.Is(err, ErrSchedulerUnavailable):
+		return &Error{Code: CodeScheduleUnavailable, Message: schedulerUnavailable.Message, Cause: err}
+	case noMerchant && req.Scheduled:
+		return &Error{Code: CodeConfigUnavailable, Message: "the scheduled close's merchant is not in the secret any more; restore it, or the close reaches the dead-letter queue", Cause: err}
+	case errors.Is(err, ErrMchIDRequired):
+		return Errorf(CodeInvalidRequest, "mchid is required: the secret holds several merchants")
+	case errors.Is(err, ErrUnknownMerchant):
+		return Errorf(CodeInvalidRequest, "mchid is not a merchant this function holds a key for")
 	case errors.As(err, &e):
 		return err
 	}
-	return &Error{Code: CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+	return &Error{Code: otherwise.Code, Message: otherwise.Message, Cause: err}
 }
+
+// The answers to the errors of Keys and of the Scheduler that
+// dependencyError does not know.
+var (
+	keysUnavailable      = Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded; try again later"}
+	merchantUnchecked    = Error{Code: CodeConfigUnavailable, Message: "the PAYJS key could not be loaded, so the merchant cannot be checked; try again later"}
+	schedulerUnavailable = Error{Code: CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later"}
+)
 
 // fromPayjs maps the PAYJS client's answer to a Result or an *Error.
 // PAYJS's message is clipped, whatever the Closer did with it.

@@ -8,8 +8,10 @@ import (
 
 // Scheduler keeps the one-time schedules that close an order later.
 // *schedule.Client (EventBridge Scheduler) is the production one. Its
-// errors are *Error values carrying the code to answer, except
-// [ErrNotScheduled]; any other error is schedule_unavailable.
+// errors match [ErrNotScheduled], [ErrSchedulerRefused] or
+// [ErrSchedulerUnavailable] through errors.Is, which result.go gives
+// their codes; an *Error keeps its code, and any other error is
+// schedule_unavailable.
 type Scheduler interface {
 	// Schedule creates the schedule s.Name, or moves it to s.At when it
 	// exists; moved reports which.
@@ -70,13 +72,13 @@ func scheduledMark(vals map[string]json.RawMessage) bool {
 func (s *Service) schedule(ctx context.Context, req Request, at time.Time) (Result, error) {
 	mchid, _, err := s.cfg.Keys.Key(ctx, req.MchID)
 	if err != nil {
-		return Result{}, keysError(err, req, "the PAYJS key could not be loaded, so the merchant cannot be checked; try again later")
+		return Result{}, dependencyError(err, req, merchantUnchecked)
 	}
 	at = at.UTC().Truncate(time.Second)
 	input := ScheduledMessage{PayjsOrderID: req.PayjsOrderID, MchID: mchid}.Encode()
 	moved, err := s.cfg.Scheduler.Schedule(ctx, ScheduledClose{Name: scheduleName(req.PayjsOrderID), At: at, Input: input})
 	if err != nil {
-		return Result{}, schedulerError(err)
+		return Result{}, dependencyError(err, req, schedulerUnavailable)
 	}
 	action := "create"
 	if moved {
@@ -90,7 +92,7 @@ func (s *Service) schedule(ctx context.Context, req Request, at time.Time) (Resu
 func (s *Service) cancel(ctx context.Context, req Request) (Result, error) {
 	err := s.cfg.Scheduler.Cancel(ctx, scheduleName(req.PayjsOrderID))
 	if err != nil {
-		return Result{}, schedulerError(err)
+		return Result{}, dependencyError(err, req, schedulerUnavailable)
 	}
 	s.cfg.Observer.Scheduled(ctx, "cancel", req, time.Time{})
 	return Result{OK: true, Status: StatusCancelled, Message: "the scheduled close is deleted"}, nil

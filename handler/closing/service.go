@@ -160,7 +160,8 @@ func (s *Service) do(ctx context.Context, req Request) (Result, error) {
 // signature, the key may have been rotated: the keys are read again (one
 // read shared by the closes of the sandbox that saw the same key) and, if
 // they hold another key, the close is tried once more with it. Only a
-// mismatch that outlives the refresh reaches Observer.KeyMismatch.
+// mismatch that outlives the refresh reaches Observer.KeyMismatch, and
+// only a retry PAYJS answered reaches Observer.KeyRotationHealed.
 func (s *Service) closeOrder(ctx context.Context, req Request) (Result, error) {
 	kc, err := s.closer(ctx, req, s.cfg.Keys.Key)
 	if err != nil {
@@ -180,9 +181,13 @@ func (s *Service) closeOrder(ctx context.Context, req Request) (Result, error) {
 	}
 	res, err := fromPayjs(fresh.c.CloseOrder(ctx, req.PayjsOrderID))
 	res.Attempts += first.Attempts
-	if ErrorCode(err) == CodeKeyMismatch {
+	switch {
+	case ErrorCode(err) == CodeKeyMismatch:
 		s.cfg.Observer.KeyMismatch(ctx, req)
-	} else {
+	case err == nil || res.Upstream != nil:
+		// PAYJS answered the new key's request: it took the signature.
+		// A retry it never answered proves nothing either way, and the
+		// close is retried later.
 		s.cfg.Observer.KeyRotationHealed(ctx, req)
 	}
 	return res, err
@@ -194,7 +199,7 @@ func (s *Service) closeOrder(ctx context.Context, req Request) (Result, error) {
 func (s *Service) closer(ctx context.Context, req Request, key func(ctx context.Context, mchid string) (string, string, error)) (keyedCloser, error) {
 	mchid, k, err := key(ctx, req.MchID)
 	if err != nil {
-		return keyedCloser{}, keysError(err, req, "the PAYJS key could not be loaded; try again later")
+		return keyedCloser{}, dependencyError(err, req, keysUnavailable)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

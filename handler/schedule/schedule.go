@@ -14,16 +14,17 @@
 //	svc := closing.New(closing.Config{Scheduler: sched, ...}) // handler.Deps.Scheduler passes it there
 //
 // The SDK client is made on first use, so a sandbox that only closes orders
-// never builds it. Errors are *closing.Error values: schedule_unavailable
-// (retryable) when Scheduler throttles, fails or times out, and
-// config_unavailable when the group is missing or access is denied.
+// never builds it. Its errors wrap the SDK's with the sentinel that
+// package closing gives a code: [closing.ErrSchedulerUnavailable] when
+// Scheduler throttles, fails or times out, [closing.ErrSchedulerRefused]
+// when the group is missing or access is denied, and
+// [closing.ErrNotScheduled] for a cancel that finds no schedule.
 package schedule
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,7 @@ type API interface {
 	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
 	UpdateSchedule(ctx context.Context, in *scheduler.UpdateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error)
 	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+	GetScheduleGroup(ctx context.Context, in *scheduler.GetScheduleGroupInput, optFns ...func(*scheduler.Options)) (*scheduler.GetScheduleGroupOutput, error)
 }
 
 // Config is where schedules go and where Scheduler sends their closes.
@@ -87,7 +89,7 @@ var errFired = errors.New("the schedule was deleted between the create's conflic
 // Schedule creates the schedule s.Name, or moves it to s.At when it exists.
 func (c *Client) Schedule(ctx context.Context, s closing.ScheduledClose) (moved bool, err error) {
 	if c.cfg.TargetARN == "" {
-		return false, &closing.Error{Code: closing.CodeConfigUnavailable, Message: "the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN"}
+		return false, fmt.Errorf("%w: the close queue's ARN is not configured: set PAYJS_SCHEDULE_TARGET_ARN", closing.ErrSchedulerRefused)
 	}
 	for range maxPuts {
 		moved, err = c.put(ctx, s)
@@ -95,8 +97,7 @@ func (c *Client) Schedule(ctx context.Context, s closing.ScheduledClose) (moved 
 			return moved, err
 		}
 	}
-	return false, &closing.Error{Code: closing.CodeScheduleUnavailable,
-		Message: "the schedule kept vanishing between create and update; try again later", Cause: err}
+	return false, fmt.Errorf("%w: the schedule kept vanishing between create and update: %w", closing.ErrSchedulerUnavailable, err)
 }
 
 // put creates the schedule, or updates it when it exists: errFired when
@@ -129,8 +130,8 @@ func (c *Client) put(ctx context.Context, s closing.ScheduledClose) (moved bool,
 		ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String("UTC"),
 		FlexibleTimeWindow: window, ActionAfterCompletion: types.ActionAfterCompletionDelete, Target: target,
 	})
-	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) && !missingGroup(nf) {
-		return false, fmt.Errorf("%w: %w", errFired, err)
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) {
+		return false, c.notFound(ctx, err, fmt.Errorf("%w: %w", errFired, err))
 	}
 	return err == nil, classify(err)
 }
@@ -139,23 +140,31 @@ func (c *Client) put(ctx context.Context, s closing.ScheduledClose) (moved bool,
 // none.
 func (c *Client) Cancel(ctx context.Context, name string) error {
 	_, err := c.api().DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(c.cfg.Group)})
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) && !missingGroup(nf) {
-		return closing.ErrNotScheduled
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) {
+		return c.notFound(ctx, err, closing.ErrNotScheduled)
 	}
 	return classify(err)
 }
 
-// missingGroup tells a missing schedule group ("Schedule group payjs-close
-// does not exist.", a configuration error) from a missing schedule
-// ("Schedule close-<id> does not exist."), as Scheduler and moto word
-// them. Schedule names start with "close-", so an order id can never make
-// a missing schedule read as a missing group.
-func missingGroup(nf *types.ResourceNotFoundException) bool {
-	return strings.HasPrefix(strings.ToLower(aws.ToString(nf.Message)), "schedule group ")
+// notFound answers a ResourceNotFoundException, err, from a call on one
+// schedule: Scheduler gives it for a missing schedule and for a missing
+// group alike, so the group is looked up. It exists: the schedule is
+// missing, and noSchedule is the answer. It is missing too: a
+// configuration error. The look-up failed: its error is the answer.
+func (c *Client) notFound(ctx context.Context, err, noSchedule error) error {
+	_, gerr := c.api().GetScheduleGroup(ctx, &scheduler.GetScheduleGroupInput{Name: aws.String(c.cfg.Group)})
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(gerr, &nf) {
+		return classify(fmt.Errorf("the schedule group %q does not exist: %w", c.cfg.Group, err))
+	}
+	if gerr != nil {
+		return classify(fmt.Errorf("looking up the schedule group %q: %w", c.cfg.Group, gerr))
+	}
+	return noSchedule
 }
 
-// classify gives a Scheduler error its code.
+// classify wraps a Scheduler error with the sentinel that gives it its
+// code: refused for what only a fix of the configuration mends,
+// unavailable for the rest.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -165,9 +174,8 @@ func classify(err error) error {
 		switch api.ErrorCode() {
 		case "AccessDeniedException", "ResourceNotFoundException", "ValidationException",
 			"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
-			return &closing.Error{Code: closing.CodeConfigUnavailable,
-				Message: "EventBridge Scheduler refused the schedule: check PAYJS_SCHEDULE_GROUP, PAYJS_SCHEDULE_ROLE_ARN and the function's permissions", Cause: err}
+			return fmt.Errorf("%w: %w", closing.ErrSchedulerRefused, err)
 		}
 	}
-	return &closing.Error{Code: closing.CodeScheduleUnavailable, Message: "EventBridge Scheduler is unavailable; try again later", Cause: err}
+	return fmt.Errorf("%w: %w", closing.ErrSchedulerUnavailable, err)
 }

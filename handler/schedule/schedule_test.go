@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -74,6 +75,21 @@ func newClient(t *testing.T) (*schedule.Client, *mototest.Server, func() *schedu
 	}
 	return c, srv, get
 }
+
+// answered is the code the core answers a Scheduler's error with: the
+// Client wraps its errors with closing's sentinels, and closing gives
+// them their codes.
+func answered(err error) closing.Code {
+	svc := closing.New(closing.Config{Scheduler: failing{err}})
+	res, _ := svc.Do(context.Background(), closing.Request{PayjsOrderID: "1", Cancel: true})
+	return res.Code()
+}
+
+// failing is a closing.Scheduler whose calls fail with err.
+type failing struct{ err error }
+
+func (f failing) Schedule(context.Context, closing.ScheduledClose) (bool, error) { return false, f.err }
+func (f failing) Cancel(context.Context, string) error                           { return f.err }
 
 func closeAt(at time.Time) closing.ScheduledClose {
 	return closing.ScheduledClose{Name: "close-" + order, At: at, Input: `{"payjs_order_id":"` + order + `","mchid":"1528140051","scheduled":true}`}
@@ -151,6 +167,11 @@ func TestCancel(t *testing.T) {
 	if n := srv.Calls("DeleteSchedule"); n != 4 {
 		t.Errorf("DeleteSchedule called %d times, want 4", n)
 	}
+	// Each schedule not found: the group was looked up to tell it from a
+	// missing group.
+	if n := srv.Calls("GetScheduleGroup"); n != 3 {
+		t.Errorf("GetScheduleGroup called %d times, want 3", n)
+	}
 }
 
 func TestErrorsCarryTheirCode(t *testing.T) {
@@ -169,6 +190,8 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 		{"access denied", "CreateSchedule", &denied, "", closing.CodeConfigUnavailable},
 		{"cancel throttled", "DeleteSchedule", &throttled, "", closing.CodeScheduleUnavailable},
 		{"cancel in a missing group", "DeleteSchedule", nil, "no-such-group", closing.CodeConfigUnavailable},
+		{"cancel, the group look-up throttled", "GetScheduleGroup", &throttled, "", closing.CodeScheduleUnavailable},
+		{"cancel, the group look-up denied", "GetScheduleGroup", &denied, "", closing.CodeConfigUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,13 +206,19 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 				srv.Fail(tc.op, *tc.fault)
 			}
 			var err error
-			if tc.op == "DeleteSchedule" {
+			if tc.op != "CreateSchedule" { // a cancel of no schedule looks the group up
 				err = c.Cancel(context.Background(), "close-"+order)
 			} else {
 				_, err = c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
 			}
-			if got := closing.ErrorCode(err); got != tc.code {
+			if got := answered(err); got != tc.code {
 				t.Errorf("error %v has code %q, want %q", err, got, tc.code)
+			}
+			// The code is closing's to give: the error says which of its sentinels it is.
+			sentinel := map[closing.Code]error{closing.CodeScheduleUnavailable: closing.ErrSchedulerUnavailable, closing.CodeConfigUnavailable: closing.ErrSchedulerRefused}[tc.code]
+			var coded *closing.Error
+			if !errors.Is(err, sentinel) || errors.As(err, &coded) {
+				t.Errorf("error %v: want it to wrap %v and carry no code of its own", err, sentinel)
 			}
 		})
 	}
@@ -201,14 +230,14 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Schedule(ctx, closeAt(time.Now().Add(time.Hour)))
-	if got := closing.ErrorCode(err); got != closing.CodeScheduleUnavailable {
+	if got := answered(err); got != closing.CodeScheduleUnavailable {
 		t.Errorf("error %v has code %q, want schedule_unavailable", err, got)
 	}
 }
 
 func TestNoTargetIsAConfigError(t *testing.T) {
 	c := schedule.NewWithAPI(func() schedule.API { t.Fatal("the API was called"); return nil }, schedule.Config{Group: group, RoleARN: roleARN})
-	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); closing.ErrorCode(err) != closing.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); answered(err) != closing.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
@@ -229,19 +258,20 @@ func (c createFails) CreateSchedule(context.Context, *scheduler.CreateScheduleIn
 func TestMissingGroupOnCreateIsAConfigError(t *testing.T) {
 	api := createFails{err: &types.ResourceNotFoundException{Message: aws.String("Schedule group payjs-close does not exist.")}}
 	c := schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
-	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); closing.ErrorCode(err) != closing.CodeConfigUnavailable {
+	if _, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour))); answered(err) != closing.CodeConfigUnavailable {
 		t.Errorf("error %v, want config_unavailable", err)
 	}
 }
 
 // raceAPI is a Scheduler stand-in for the answers moto cannot be made to
 // give in order: CreateSchedule and UpdateSchedule answer from their
-// lists in turn (nil: success, past the end: the last), and
-// DeleteSchedule answers del.
+// lists in turn (nil: success, past the end: the last), DeleteSchedule
+// answers del and GetScheduleGroup group.
 type raceAPI struct {
 	creates, updates []error
-	del              error
+	del, group       error
 	nCreate, nUpdate int
+	nGroup           int
 }
 
 func nth(errs []error, i int) error { return errs[min(i, len(errs)-1)] }
@@ -260,6 +290,14 @@ func (a *raceAPI) DeleteSchedule(context.Context, *scheduler.DeleteScheduleInput
 	return &scheduler.DeleteScheduleOutput{}, a.del
 }
 
+func (a *raceAPI) GetScheduleGroup(_ context.Context, in *scheduler.GetScheduleGroupInput, _ ...func(*scheduler.Options)) (*scheduler.GetScheduleGroupOutput, error) {
+	a.nGroup++
+	if aws.ToString(in.Name) != group {
+		return nil, fmt.Errorf("GetScheduleGroup of %q, want the configured %q", aws.ToString(in.Name), group)
+	}
+	return &scheduler.GetScheduleGroupOutput{Name: in.Name}, a.group
+}
+
 // Scheduler's words for a missing schedule and a missing group.
 func scheduleGone(name string) error {
 	return &types.ResourceNotFoundException{Message: aws.String("Schedule " + name + " does not exist.")}
@@ -268,6 +306,8 @@ func scheduleGone(name string) error {
 func groupGone() error {
 	return &types.ResourceNotFoundException{Message: aws.String("Schedule group " + group + " does not exist.")}
 }
+
+func throttled() error { return &types.ThrottlingException{Message: aws.String("Rate exceeded")} }
 
 // TestRescheduleOfAFiredScheduleCreatesItAgain: the schedule exists at the
 // create (conflict) but has fired and been deleted by the update; it is
@@ -284,14 +324,18 @@ func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
 		{"gone between create and update", raceAPI{creates: []error{conflict, nil}, updates: []error{scheduleGone("close-" + order)}}, "", false, 2, 1},
 		{"moved on the second try", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order), nil}}, "", true, 2, 2},
 		{"gone every time", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order)}}, closing.CodeScheduleUnavailable, false, 3, 3},
-		{"group gone at the update", raceAPI{creates: []error{conflict}, updates: []error{groupGone()}}, closing.CodeConfigUnavailable, false, 1, 1},
+		{"group gone at the update", raceAPI{creates: []error{conflict}, updates: []error{groupGone()}, group: groupGone()}, closing.CodeConfigUnavailable, false, 1, 1},
+		// The group's look-up decides, not the wording of the update's error.
+		{"group gone, worded as a schedule", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order)}, group: groupGone()}, closing.CodeConfigUnavailable, false, 1, 1},
+		{"schedule gone, worded as a group", raceAPI{creates: []error{conflict, nil}, updates: []error{groupGone()}}, "", false, 2, 1},
+		{"group look-up throttled", raceAPI{creates: []error{conflict}, updates: []error{scheduleGone("close-" + order)}, group: throttled()}, closing.CodeScheduleUnavailable, false, 1, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			api := tc.api
 			c := schedule.NewWithAPI(func() schedule.API { return &api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})
 			moved, err := c.Schedule(context.Background(), closeAt(time.Now().Add(time.Hour)))
-			if got := closing.ErrorCode(err); got != tc.code || moved != tc.moved {
+			if got := answered(err); got != tc.code || moved != tc.moved {
 				t.Errorf("Schedule = %v, %v (code %q); want moved %v, code %q", moved, err, got, tc.moved, tc.code)
 			}
 			if api.nCreate != tc.creates || api.nUpdate != tc.updates {
@@ -302,28 +346,34 @@ func TestRescheduleOfAFiredScheduleCreatesItAgain(t *testing.T) {
 }
 
 // TestCancelAnswersThroughTheHandler: a cancel, served by the core the
-// handler calls, that finds no schedule is
-// not_scheduled whatever the order id holds ("group" in any case); only a
-// missing group is a configuration error.
+// handler calls, that finds no schedule is not_scheduled whatever the
+// order id or Scheduler's message holds ("group" in any case); only a
+// group that its look-up finds missing is a configuration error, and a
+// look-up that fails answers as its failure.
 func TestCancelAnswersThroughTheHandler(t *testing.T) {
 	cases := []struct {
-		order string
-		del   error
-		code  closing.Code
+		order      string
+		del, group error
+		code       closing.Code
 	}{
-		{"Group1", scheduleGone("close-Group1"), closing.CodeNotScheduled},
-		{"GROUP", scheduleGone("close-GROUP"), closing.CodeNotScheduled},
-		{"schedulegroup2", scheduleGone("close-schedulegroup2"), closing.CodeNotScheduled},
-		{"1", scheduleGone("close-1"), closing.CodeNotScheduled},
-		{"1", groupGone(), closing.CodeConfigUnavailable},
-		{"Group1", groupGone(), closing.CodeConfigUnavailable},
+		{"Group1", scheduleGone("close-Group1"), nil, closing.CodeNotScheduled},
+		{"GROUP", scheduleGone("close-GROUP"), nil, closing.CodeNotScheduled},
+		{"schedulegroup2", scheduleGone("close-schedulegroup2"), nil, closing.CodeNotScheduled},
+		{"1", scheduleGone("close-1"), nil, closing.CodeNotScheduled},
+		{"1", groupGone(), nil, closing.CodeNotScheduled},
+		{"1", groupGone(), groupGone(), closing.CodeConfigUnavailable},
+		{"Group1", scheduleGone("close-Group1"), groupGone(), closing.CodeConfigUnavailable},
+		{"1", scheduleGone("close-1"), throttled(), closing.CodeScheduleUnavailable},
 	}
 	for _, tc := range cases {
-		api := &raceAPI{del: tc.del}
+		api := &raceAPI{del: tc.del, group: tc.group}
 		svc := closing.New(closing.Config{Scheduler: schedule.NewWithAPI(func() schedule.API { return api }, schedule.Config{Group: group, RoleARN: roleARN, TargetARN: queueARN})})
 		res, err := svc.Do(context.Background(), closing.Request{PayjsOrderID: tc.order, Cancel: true})
 		if res.Code() != tc.code || res.Retryable() != tc.code.Retryable() || err == nil {
-			t.Errorf("cancel %s with %v = %+v, %v; want %s", tc.order, tc.del, res, err, tc.code)
+			t.Errorf("cancel %s with %v, group %v = %+v, %v; want %s", tc.order, tc.del, tc.group, res, err, tc.code)
+		}
+		if api.nGroup != 1 {
+			t.Errorf("cancel %s with %v: %d group look-ups, want 1", tc.order, tc.del, api.nGroup)
 		}
 	}
 }
