@@ -138,6 +138,8 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 		{"JSON body with an explicit other type", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "text/plain", false)}, 415, closing.CodeUnsupportedMediaType, ""},
 		{"form field that is no request field", []func(map[string]any){setPathID(order1), setBody("order=1", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"form field spelt another way", []func(map[string]any){setPathID(order1), setBody("closeAfter=15m", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"form with an empty close_after", []func(map[string]any){setPathID(order1), setBody("close_after=", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"form with an empty close_at", []func(map[string]any){setPathID(order1), setBody("close_at=&mchid="+testMchID, "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"form body with no field", []func(map[string]any){setPathID(order1), setBody("&&", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"JSON body with no request field", []func(map[string]any){setPathID(order1), setBody(`{"closeafterwards":"15m"}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"empty JSON object with a path id", []func(map[string]any){setPathID(order1), setBody(`{}`, "application/json", false)}, 200, "", order1},

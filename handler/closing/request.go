@@ -84,14 +84,14 @@ var requestFields = []string{"payjs_order_id", "mchid", "close_at", "close_after
 var formFields = requestFields[:5:5]
 
 // foldName is how a member name is compared for a near miss: ASCII
-// lower-case, without '-' and '_'. Only ASCII letters are folded, so that
-// a name which folds to a field name holds nothing but ASCII letters, '-'
-// and '_', and can be quoted back safely.
+// lower-case, without '-', '_' and ASCII white space. Only ASCII is
+// folded: any other byte stays, so a name such as "cloſe_after" is
+// compared byte by byte and caught, or not, by its distance.
 func foldName(name string) string {
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {
-		case c == '-' || c == '_':
+		case c == '-' || c == '_' || c == ' ' || '\t' <= c && c <= '\r':
 		case 'A' <= c && c <= 'Z':
 			b.WriteByte(c + 'a' - 'A')
 		default:
@@ -101,16 +101,55 @@ func foldName(name string) string {
 	return b.String()
 }
 
-// nearMiss returns the field of fields that name spells another way
-// (closeAfter, Close_At, PAYJS_ORDER_ID, MchId), or "".
+// nearMiss returns the field of fields that name most likely misspells, or
+// "": after folding (foldName), name is at most one edit (a byte inserted,
+// deleted or replaced) from a field of up to six letters, or two from a
+// longer one (closeAfter, Close_At, "close_after ", close_afer, mchids,
+// paysj_order_id). Names that envelopes and callers carry beside a request
+// (version, source, id, detail-type, time, region, order, amount, status)
+// are further away, and stay ignored.
 func nearMiss(name string, fields []string) string {
+	if slices.Contains(fields, name) {
+		return ""
+	}
 	f := foldName(name)
+	best, bestDist := "", 3
 	for _, field := range fields {
-		if name != field && f == foldName(field) {
-			return field
+		ff := foldName(field)
+		limit := 1
+		if len(ff) > 6 {
+			limit = 2
+		}
+		if d := editDistance(f, ff, limit); d <= limit && d < bestDist {
+			best, bestDist = field, d
 		}
 	}
-	return ""
+	return best
+}
+
+// editDistance returns the Levenshtein distance between the bytes of a and
+// b, or limit+1 as soon as it is known to exceed limit (a hostile name may
+// be long).
+func editDistance(a, b string, limit int) int {
+	if len(a)-len(b) > limit || len(b)-len(a) > limit {
+		return limit + 1
+	}
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func hint(what, name, field string) *Error {
@@ -120,7 +159,8 @@ func hint(what, name, field string) *Error {
 // members reads the top-level members of a JSON object in order, keeping
 // the value of each request field. Names match exactly: a request field
 // given twice is refused, naming it, and so is a name that spells one
-// another way (a case or separator variant), with a hint; encoding/json
+// another way (a case or separator variant, or a near miss: see
+// [nearMiss]), with a hint; encoding/json
 // alone would take the last of them, matched case-insensitively, and a
 // front end checking the first or the exact name could be bypassed.
 // Other members are ignored (envelopes carry other data) and counted in
@@ -222,6 +262,11 @@ func DecodeForm(body []byte) (Request, error) {
 			return Request{}, Errorf(CodeInvalidRequest, "each form field may appear at most once: "+Clip(name))
 		}
 	}
+	for _, name := range []string{"close_at", "close_after"} {
+		if vs, ok := v[name]; ok && vs[0] == "" {
+			return Request{}, emptyWhen(name)
+		}
+	}
 	req := Request{
 		PayjsOrderID: v.Get("payjs_order_id"),
 		MchID:        v.Get("mchid"),
@@ -249,8 +294,23 @@ func requestOf(vals map[string]json.RawMessage) (Request, error) {
 			return Request{}, Errorf(CodeInvalidRequest, m.name+" must be a string")
 		}
 	}
+	for _, name := range []string{"close_at", "close_after"} {
+		if raw, ok := vals[name]; ok && (string(raw) == "null" || string(raw) == `""`) {
+			return Request{}, emptyWhen(name)
+		}
+	}
 	req.Scheduled = scheduledMark(vals)
 	return req, setAction(&req, action)
+}
+
+// emptyWhen refuses a close_at or close_after given empty ("", null, or
+// close_after= in a form): read as absent, it would close the order now.
+func emptyWhen(name string) *Error {
+	example := "a duration such as 15m"
+	if name == "close_at" {
+		example = "an RFC 3339 time such as 2026-11-29T12:00:00Z"
+	}
+	return Errorf(CodeInvalidRequest, name+" is empty: give "+example+", or leave the field out")
 }
 
 // setAction applies the action member: "close" (or none) or "cancel".
