@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/payjs-close/payjs-close/handler/closing"
@@ -29,9 +30,12 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 	g.SetLimit(h.deps.SQSConcurrency)
 	for _, group := range sameOrder(reqs, errs) {
 		g.Go(func() error {
-			for _, i := range group {
+			for k, i := range group {
 				results[i] = h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
-				retry[i] = results[i].Retryable()
+				if retry[i] = results[i].Retryable(); retry[i] {
+					h.holdBack(ctx, records, group[k+1:], retry)
+					break
+				}
 			}
 			return nil
 		})
@@ -46,6 +50,18 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 		}
 	}
 	return json.Marshal(resp)
+}
+
+// holdBack marks the records of held, the rest of a same-order group whose
+// earlier record failed retryably, for delivery again without serving
+// them: they come back with it, and run after it. Served now, a cancel
+// would find nothing and its schedule, created on the retry, survive.
+func (h *Handler) holdBack(ctx context.Context, records []events.SQSMessage, held []int, retry []bool) {
+	for _, i := range held {
+		retry[i] = true
+		h.deps.Obs.Logger().LogAttrs(ctx, slog.LevelWarn, "record held back: an earlier record of its order is retried first",
+			slog.String("sqs_message_id", records[i].MessageId))
+	}
 }
 
 // sameOrder groups the indexes of a batch's requests by order id, each
