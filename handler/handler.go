@@ -117,7 +117,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		// The request is the member named exactly "detail", as recognized:
 		// e.Detail would be the last of "detail" and "Detail".
 		req, err := fromOutside(closing.DecodeRequest(f["detail"]))
-		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
+		return h.servePublished(ctx, kind, req, err)
 	case EventSQS:
 		var e events.SQSEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
@@ -129,7 +129,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return h.sqs(ctx, e.Records)
 	case EventDirect:
 		req, err := fromOutside(closing.DecodeRequest(payload))
-		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
+		return h.servePublished(ctx, kind, req, err)
 	}
 	err := closing.Errorf(closing.CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
@@ -150,8 +150,10 @@ func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload [
 	} else {
 		req, err = fromOutside(from(&e).request())
 	}
-	res := h.serve(ctx, kind, "", req, err)
-	h.publish(ctx, kind, nil, []closing.Request{req}, []closing.Result{res}) // the caller has its answer: a failure is logged and counted
+	serveCtx, publishCtx, cancel := h.budgets(ctx, kind)
+	defer cancel()
+	res := h.serve(serveCtx, kind, "", req, err)
+	h.publish(publishCtx, kind, nil, []closing.Request{req}, []closing.Result{res}) // the caller has its answer: a failure is logged and counted
 	return encodeHTTP(kind, &res)
 }
 

@@ -26,14 +26,16 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 	for i := range records {
 		reqs[i], errs[i] = recordRequest(records[i].Body)
 	}
+	serveCtx, publishCtx, cancel := h.budgets(ctx, EventSQS)
+	defer cancel()
 	var g errgroup.Group
 	g.SetLimit(h.deps.SQSConcurrency)
 	for _, group := range sameOrder(reqs, errs) {
 		g.Go(func() error {
 			for k, i := range group {
-				results[i] = h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
+				results[i] = h.serve(serveCtx, EventSQS, records[i].MessageId, reqs[i], errs[i])
 				if retry[i] = results[i].Retryable(); retry[i] {
-					h.holdBack(ctx, records, group[k+1:], retry)
+					h.holdBack(serveCtx, records, group[k+1:], retry)
 					break
 				}
 			}
@@ -41,7 +43,7 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 		})
 	}
 	_ = g.Wait() // the goroutines return no error
-	unpublished := h.publishOutcomes(ctx, records, reqs, results)
+	unpublished := h.publishOutcomes(publishCtx, records, reqs, results)
 
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, r := range retry {
