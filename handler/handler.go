@@ -52,12 +52,12 @@ type Deps struct {
 	// CloseNowWithin is how soon a requested close time counts as now
 	// (default 60s: a schedule could not fire much sooner).
 	CloseNowWithin time.Duration
-	// Outcomes puts the outcome of every queued, EventBridge and
-	// scheduled close on the shop's event bus; nil publishes nothing
-	// (outcome.go).
+	// Outcomes puts the outcome of every close that came through the
+	// close queue (SQS messages, the EventBridge rule's events, scheduled
+	// closes) on the shop's event bus; nil publishes nothing (outcome.go).
 	Outcomes Publisher
-	// PublishAll publishes the outcomes of HTTP and other direct
-	// requests too (PAYJS_OUTCOME_ALL).
+	// PublishAll publishes the outcomes of HTTP and direct invokes too,
+	// EventBridge events invoked directly included (PAYJS_OUTCOME_ALL).
 	PublishAll bool
 }
 

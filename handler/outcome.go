@@ -76,17 +76,15 @@ func outcomeType(req closing.Request, res *closing.Result) string {
 }
 
 // publishesFor reports whether outcomes of requests that came as kind are
-// published by default: the close queue's (scheduled closes, EventBridge
-// rules, SQS messages) and an EventBridge event's, however it arrived.
-// HTTP and direct callers have their answer, unless PublishAll asks for it.
+// published: by default only the close queue's (scheduled closes, the
+// EventBridge rule's events, SQS messages), whose sender hears no answer.
+// HTTP and direct callers have their answer, an EventBridge event invoked
+// directly included, unless PublishAll asks for it.
 func (h *Handler) publishesFor(kind EventKind) bool {
 	if h.deps.Outcomes == nil {
 		return false
 	}
-	if kind == EventSQS || kind == EventBridge {
-		return true
-	}
-	return h.deps.PublishAll
+	return kind == EventSQS || h.deps.PublishAll
 }
 
 // publishReserve is the time kept back from the Lambda deadline for

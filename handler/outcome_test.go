@@ -232,14 +232,20 @@ func TestOutcomeTypes(t *testing.T) {
 // answer, unless PublishAll asks.
 func TestWhichWaysInPublish(t *testing.T) {
 	scheduled := []byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"` + order1 + `\",\"scheduled\":true}"}]}`)
+	eventbridgeQueued, err := json.Marshal(map[string]any{"Records": []map[string]any{{"messageId": "m1", "eventSource": "aws:sqs", "body": string(event(t, "eventbridge.json"))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name    string
 		payload []byte
 		all     bool
 		want    bool
 	}{
-		{"eventbridge", event(t, "eventbridge.json"), false, true},
+		{"eventbridge, from the queue", eventbridgeQueued, false, true},
 		{"scheduled, from the queue", scheduled, false, true},
+		{"eventbridge, invoked directly", event(t, "eventbridge.json"), false, false},
+		{"eventbridge, invoked directly, all", event(t, "eventbridge.json"), true, true},
 		{"direct", event(t, "direct.json"), false, false},
 		{"http api", event(t, "http-api.json"), false, false},
 		{"rest api", event(t, "rest-api.json"), false, false},
