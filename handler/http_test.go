@@ -223,3 +223,30 @@ func TestHTTPStatusForUpstreamOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestContentTypeInTwoCases: two case-variants of Content-Type with
+// different values are refused, naming the header, whichever a map gives
+// first; the same value twice is one header.
+func TestContentTypeInTwoCases(t *testing.T) {
+	body := `{"payjs_order_id":"` + order2 + `"}`
+	both := func(other string) func(map[string]any) {
+		return func(m map[string]any) {
+			h, _ := m["headers"].(map[string]any)
+			h["Content-Type"] = other
+		}
+	}
+	for _, file := range []string{"http-api.json", "rest-api.json", "function-url.json"} {
+		for other, status := range map[string]int{"text/plain": 400, "application/x-www-form-urlencoded": 400, "application/json": 200} {
+			for range 5 { // map order varies from run to run
+				hs := newHarness(t)
+				a := hs.invokeHTTP(t, event(t, file, setPath("/close"), setBody(body, "application/json", false), both(other)))
+				if a.status != status {
+					t.Fatalf("%s, content-type application/json and Content-Type %s: %d %+v, want %d", file, other, a.status, a.result, status)
+				}
+				if status == 400 && (a.result.Code() != closing.CodeInvalidRequest || !strings.Contains(a.result.Message, "Content-Type")) {
+					t.Errorf("%s: %+v, want invalid_request naming Content-Type", file, a.result)
+				}
+			}
+		}
+	}
+}
