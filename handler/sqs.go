@@ -10,15 +10,20 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// sqs serves every record of a batch, at most SQSConcurrency at a time,
-// and lists in batchItemFailures exactly the records whose failure is
-// retryable, so that SQS delivers them again (and, after maxReceiveCount,
-// moves them to the dead-letter queue). Permanent failures are logged and
-// counted, not retried: retrying them could never succeed.
+// sqs serves the records of a batch, at most SQSConcurrency at a time,
+// and lists in batchItemFailures the records SQS must deliver again (and,
+// after maxReceiveCount, move to the dead-letter queue): those whose
+// failure is retryable, those whose outcome could not be published, and
+// those held back behind a retryable record of their order. Permanent
+// failures are logged and counted, not retried: retrying them could never
+// succeed.
 //
 // Records that name the same order are served one after another in their
 // batch order (a schedule then a cancel must not race: the cancel would
 // find nothing and the schedule survive); other orders run concurrently.
+// With a publisher, the records are served until publishReserve before
+// the Lambda deadline, and the outcomes published until answerReserve
+// before it.
 func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
 	retry := make([]bool, len(records))
 	reqs, results := make([]closing.Request, len(records)), make([]closing.Result, len(records))
