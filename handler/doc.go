@@ -14,8 +14,8 @@
 //  2. http.go: the HTTP event's route, method and body, read into the
 //     request, and the HTTP answer (encodeHTTP).
 //  3. closing/request.go: the Request, its members read strictly from
-//     JSON (or a form), and its validation, a close_at or close_after
-//     included.
+//     JSON (or a form), and its validation (a close_at read exactly as
+//     RFC 3339).
 //  4. closing/service.go: the Service, the interfaces it consumes (Keys,
 //     Closer, Observer), the key and the PAYJS close, the retry after a
 //     key rotation.

@@ -52,12 +52,12 @@ type Deps struct {
 	// CloseNowWithin is how soon a requested close time counts as now
 	// (default 60s: a schedule could not fire much sooner).
 	CloseNowWithin time.Duration
-	// Outcomes puts the outcome of every queued, EventBridge and
-	// scheduled close on the shop's event bus; nil publishes nothing
-	// (outcome.go).
+	// Outcomes puts the outcome of every close that came through the
+	// close queue (SQS messages, the EventBridge rule's events, scheduled
+	// closes) on the shop's event bus; nil publishes nothing (outcome.go).
 	Outcomes Publisher
-	// PublishAll publishes the outcomes of HTTP and other direct
-	// requests too (PAYJS_OUTCOME_ALL).
+	// PublishAll publishes the outcomes of HTTP and direct invokes too,
+	// EventBridge events invoked directly included (PAYJS_OUTCOME_ALL).
 	PublishAll bool
 }
 
@@ -117,7 +117,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		// The request is the member named exactly "detail", as recognized:
 		// e.Detail would be the last of "detail" and "Detail".
 		req, err := fromOutside(closing.DecodeRequest(f["detail"]))
-		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
+		return h.servePublished(ctx, kind, req, err)
 	case EventSQS:
 		var e events.SQSEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
@@ -129,7 +129,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return h.sqs(ctx, e.Records)
 	case EventDirect:
 		req, err := fromOutside(closing.DecodeRequest(payload))
-		return h.finalPublished(ctx, kind, req, h.serve(ctx, kind, "", req, err))
+		return h.servePublished(ctx, kind, req, err)
 	}
 	err := closing.Errorf(closing.CodeUnsupportedEvent, `event kind not recognized: send an API Gateway, Function URL, EventBridge or SQS event, or {"payjs_order_id": "..."}`)
 	if !isObject {
@@ -150,8 +150,10 @@ func serveHTTP[E any](ctx context.Context, h *Handler, kind EventKind, payload [
 	} else {
 		req, err = fromOutside(from(&e).request())
 	}
-	res := h.serve(ctx, kind, "", req, err)
-	h.publish(ctx, kind, nil, []closing.Request{req}, []closing.Result{res}) // the caller has its answer: a failure is logged and counted
+	serveCtx, publishCtx, cancel := h.budgets(ctx, kind)
+	defer cancel()
+	res := h.serve(serveCtx, kind, "", req, err)
+	h.publish(publishCtx, kind, nil, []closing.Request{req}, []closing.Result{res}) // the caller has its answer: a failure is logged and counted
 	return encodeHTTP(kind, &res)
 }
 

@@ -84,14 +84,21 @@ func fromRESTAPI(e *events.APIGatewayProxyRequest) httpRequest {
 	}
 }
 
-// header returns the first header named name, in any case.
-func (r httpRequest) header(name string) string {
+// header returns the header named name, in any case. Case-variants of
+// name with different values are refused, naming the header: which one a
+// map gives first is chance, and a front end may have read the other.
+func (r httpRequest) header(name string) (string, error) {
+	val, found := "", false
 	for k, v := range r.headers {
-		if strings.EqualFold(k, name) {
-			return v
+		if !strings.EqualFold(k, name) {
+			continue
 		}
+		if found && v != val {
+			return "", closing.Errorf(closing.CodeInvalidRequest, "header "+name+" is given more than once, in different cases, with different values")
+		}
+		val, found = v, true
 	}
-	return ""
+	return val, nil
 }
 
 // pathID resolves the route: ok false means no route matches. For the
@@ -134,7 +141,11 @@ func (r httpRequest) request() (closing.Request, error) {
 	}
 	var req closing.Request
 	if len(body) > 0 {
-		if req, err = decodeBody(r.header("Content-Type"), body); err != nil {
+		contentType, err := r.header("Content-Type")
+		if err != nil {
+			return closing.Request{}, err
+		}
+		if req, err = decodeBody(contentType, body); err != nil {
 			return closing.Request{}, err
 		}
 	}

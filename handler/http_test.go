@@ -138,6 +138,8 @@ func TestHTTPKindsValidateAndShape(t *testing.T) {
 		{"JSON body with an explicit other type", []func(map[string]any){setPath("/close"), setBody(`{"payjs_order_id":"`+order2+`"}`, "text/plain", false)}, 415, closing.CodeUnsupportedMediaType, ""},
 		{"form field that is no request field", []func(map[string]any){setPathID(order1), setBody("order=1", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"form field spelt another way", []func(map[string]any){setPathID(order1), setBody("closeAfter=15m", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"form with an empty close_after", []func(map[string]any){setPathID(order1), setBody("close_after=", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
+		{"form with an empty close_at", []func(map[string]any){setPathID(order1), setBody("close_at=&mchid="+testMchID, "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"form body with no field", []func(map[string]any){setPathID(order1), setBody("&&", "application/x-www-form-urlencoded", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"JSON body with no request field", []func(map[string]any){setPathID(order1), setBody(`{"closeafterwards":"15m"}`, "application/json", false)}, 400, closing.CodeInvalidRequest, ""},
 		{"empty JSON object with a path id", []func(map[string]any){setPathID(order1), setBody(`{}`, "application/json", false)}, 200, "", order1},
@@ -219,5 +221,32 @@ func TestHTTPStatusForUpstreamOutcomes(t *testing.T) {
 				t.Errorf("rejected result lost PAYJS's answer: %+v", a.result)
 			}
 		})
+	}
+}
+
+// TestContentTypeInTwoCases: two case-variants of Content-Type with
+// different values are refused, naming the header, whichever a map gives
+// first; the same value twice is one header.
+func TestContentTypeInTwoCases(t *testing.T) {
+	body := `{"payjs_order_id":"` + order2 + `"}`
+	both := func(other string) func(map[string]any) {
+		return func(m map[string]any) {
+			h, _ := m["headers"].(map[string]any)
+			h["Content-Type"] = other
+		}
+	}
+	for _, file := range []string{"http-api.json", "rest-api.json", "function-url.json"} {
+		for other, status := range map[string]int{"text/plain": 400, "application/x-www-form-urlencoded": 400, "application/json": 200} {
+			for range 5 { // map order varies from run to run
+				hs := newHarness(t)
+				a := hs.invokeHTTP(t, event(t, file, setPath("/close"), setBody(body, "application/json", false), both(other)))
+				if a.status != status {
+					t.Fatalf("%s, content-type application/json and Content-Type %s: %d %+v, want %d", file, other, a.status, a.result, status)
+				}
+				if status == 400 && (a.result.Code() != closing.CodeInvalidRequest || !strings.Contains(a.result.Message, "Content-Type")) {
+					t.Errorf("%s: %+v, want invalid_request naming Content-Type", file, a.result)
+				}
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -75,17 +76,39 @@ func outcomeType(req closing.Request, res *closing.Result) string {
 }
 
 // publishesFor reports whether outcomes of requests that came as kind are
-// published by default: the close queue's (scheduled closes, EventBridge
-// rules, SQS messages) and an EventBridge event's, however it arrived.
-// HTTP and direct callers have their answer, unless PublishAll asks for it.
+// published: by default only the close queue's (scheduled closes, the
+// EventBridge rule's events, SQS messages), whose sender hears no answer.
+// HTTP and direct callers have their answer, an EventBridge event invoked
+// directly included, unless PublishAll asks for it.
 func (h *Handler) publishesFor(kind EventKind) bool {
 	if h.deps.Outcomes == nil {
 		return false
 	}
-	if kind == EventSQS || kind == EventBridge {
-		return true
+	return kind == EventSQS || h.deps.PublishAll
+}
+
+// publishReserve is the time kept back from the Lambda deadline for
+// publishing outcomes, when they are published: the records are served
+// until then, so that a slow PutEvents ends in records delivered again,
+// not in a timed-out invocation whose whole batch comes back.
+// answerReserve, like closing.Service's reserve, is kept back from the
+// publish to shape and return the answer.
+const (
+	publishReserve = time.Second
+	answerReserve  = 200 * time.Millisecond
+)
+
+// budgets returns the contexts to serve a kind's requests under and to
+// publish their outcomes under: ctx itself for both when nothing is
+// published or ctx has no deadline. cancel releases them.
+func (h *Handler) budgets(ctx context.Context, kind EventKind) (serve, publish context.Context, cancel func()) {
+	dl, ok := ctx.Deadline()
+	if !ok || !h.publishesFor(kind) {
+		return ctx, ctx, func() {}
 	}
-	return h.deps.PublishAll
+	serve, cancelServe := context.WithDeadline(ctx, dl.Add(-publishReserve))
+	publish, cancelPublish := context.WithDeadline(ctx, dl.Add(-answerReserve))
+	return serve, publish, func() { cancelServe(); cancelPublish() }
 }
 
 // publishOutcomes puts the final outcomes of an SQS batch's records on
@@ -152,6 +175,15 @@ func (h *Handler) mchid(ctx context.Context, req closing.Request) string {
 		return req.MchID
 	}
 	return mchid
+}
+
+// servePublished serves an EventBridge or direct invoke's request (err:
+// why it could not be read) and answers as finalPublished, within the
+// time budgets.
+func (h *Handler) servePublished(ctx context.Context, kind EventKind, req closing.Request, err error) ([]byte, error) {
+	serveCtx, publishCtx, cancel := h.budgets(ctx, kind)
+	defer cancel()
+	return h.finalPublished(publishCtx, kind, req, h.serve(serveCtx, kind, "", req, err))
 }
 
 // finalPublished shapes the answer of an EventBridge or direct invoke

@@ -8,7 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -228,14 +232,20 @@ func TestOutcomeTypes(t *testing.T) {
 // answer, unless PublishAll asks.
 func TestWhichWaysInPublish(t *testing.T) {
 	scheduled := []byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"` + order1 + `\",\"scheduled\":true}"}]}`)
+	eventbridgeQueued, err := json.Marshal(map[string]any{"Records": []map[string]any{{"messageId": "m1", "eventSource": "aws:sqs", "body": string(event(t, "eventbridge.json"))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name    string
 		payload []byte
 		all     bool
 		want    bool
 	}{
-		{"eventbridge", event(t, "eventbridge.json"), false, true},
+		{"eventbridge, from the queue", eventbridgeQueued, false, true},
 		{"scheduled, from the queue", scheduled, false, true},
+		{"eventbridge, invoked directly", event(t, "eventbridge.json"), false, false},
+		{"eventbridge, invoked directly, all", event(t, "eventbridge.json"), true, true},
 		{"direct", event(t, "direct.json"), false, false},
 		{"http api", event(t, "http-api.json"), false, false},
 		{"rest api", event(t, "rest-api.json"), false, false},
@@ -297,4 +307,57 @@ func TestNoBusPublishesNothing(t *testing.T) {
 	if strings.Contains(hs.out.String(), `"detail_type"`) {
 		t.Errorf("logged an outcome without a bus:\n%s", hs.out.String())
 	}
+}
+
+// stuckPublisher is a PutEvents that never answers: it blocks until its
+// ctx ends, then fails every event with the ctx's error.
+type stuckPublisher struct{}
+
+func (stuckPublisher) Publish(ctx context.Context, evs []OutcomeEvent) []error {
+	<-ctx.Done()
+	errs := make([]error, len(evs))
+	for i := range errs {
+		errs[i] = ctx.Err()
+	}
+	return errs
+}
+
+// TestStuckPublishEndsBeforeTheDeadline: a publish that hangs is cut off
+// before the Lambda deadline, so the invoke answers (the SQS records
+// listed in batchItemFailures, an asynchronous invoke failing with
+// outcome_unpublished) instead of timing out with its whole batch.
+func TestStuckPublishEndsBeforeTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := newHarness(t)
+		hs.h.deps.Outcomes, hs.h.deps.PublishAll = stuckPublisher{}, true
+		hs.rebuild()
+		invoke := func(payload []byte) ([]byte, error) {
+			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: testReqID})
+			ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			dl, _ := ctx.Deadline()
+			out, err := hs.h.Invoke(ctx, payload)
+			if !time.Now().Before(dl) {
+				t.Errorf("%s: the invoke returned at %v, not before its deadline %v", payload, time.Now(), dl)
+			}
+			return out, err
+		}
+
+		sqs := []byte(`{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"` + order1 + `\"}"},` +
+			`{"messageId":"m2","eventSource":"aws:sqs","body":"{\"payjs_order_id\":\"` + order2 + `\"}"}]}`)
+		out, err := invoke(sqs)
+		if err != nil || !strings.Contains(string(out), `"m1"`) || !strings.Contains(string(out), `"m2"`) {
+			t.Errorf("SQS: %s, %v; want both records in batchItemFailures", out, err)
+		}
+		for _, payload := range [][]byte{event(t, "eventbridge.json"), event(t, "direct.json")} {
+			_, err := invoke(payload)
+			var lerr messages.InvokeResponse_Error
+			if !errors.As(err, &lerr) || lerr.Type != ErrTypeOutcomeUnpublished {
+				t.Errorf("%s: %v, want an %s Lambda error", payload, err, ErrTypeOutcomeUnpublished)
+			}
+		}
+		if a := hs.invokeHTTP(t, event(t, "http-api.json")); a.status != 200 {
+			t.Errorf("HTTP: %d %+v, want 200", a.status, a.result)
+		}
+	})
 }

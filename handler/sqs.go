@@ -3,21 +3,27 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/payjs-close/payjs-close/handler/closing"
 	"golang.org/x/sync/errgroup"
 )
 
-// sqs serves every record of a batch, at most SQSConcurrency at a time,
-// and lists in batchItemFailures exactly the records whose failure is
-// retryable, so that SQS delivers them again (and, after maxReceiveCount,
-// moves them to the dead-letter queue). Permanent failures are logged and
-// counted, not retried: retrying them could never succeed.
+// sqs serves the records of a batch, at most SQSConcurrency at a time,
+// and lists in batchItemFailures the records SQS must deliver again (and,
+// after maxReceiveCount, move to the dead-letter queue): those whose
+// failure is retryable, those whose outcome could not be published, and
+// those held back behind a retryable record of their order. Permanent
+// failures are logged and counted, not retried: retrying them could never
+// succeed.
 //
 // Records that name the same order are served one after another in their
 // batch order (a schedule then a cancel must not race: the cancel would
 // find nothing and the schedule survive); other orders run concurrently.
+// With a publisher, the records are served until publishReserve before
+// the Lambda deadline, and the outcomes published until answerReserve
+// before it.
 func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte, error) {
 	retry := make([]bool, len(records))
 	reqs, results := make([]closing.Request, len(records)), make([]closing.Result, len(records))
@@ -25,19 +31,24 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 	for i := range records {
 		reqs[i], errs[i] = recordRequest(records[i].Body)
 	}
+	serveCtx, publishCtx, cancel := h.budgets(ctx, EventSQS)
+	defer cancel()
 	var g errgroup.Group
 	g.SetLimit(h.deps.SQSConcurrency)
 	for _, group := range sameOrder(reqs, errs) {
 		g.Go(func() error {
-			for _, i := range group {
-				results[i] = h.serve(ctx, EventSQS, records[i].MessageId, reqs[i], errs[i])
-				retry[i] = results[i].Retryable()
+			for k, i := range group {
+				results[i] = h.serve(serveCtx, EventSQS, records[i].MessageId, reqs[i], errs[i])
+				if retry[i] = results[i].Retryable(); retry[i] {
+					h.holdBack(serveCtx, records, group[k+1:], retry)
+					break
+				}
 			}
 			return nil
 		})
 	}
 	_ = g.Wait() // the goroutines return no error
-	unpublished := h.publishOutcomes(ctx, records, reqs, results)
+	unpublished := h.publishOutcomes(publishCtx, records, reqs, results)
 
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, r := range retry {
@@ -46,6 +57,18 @@ func (h *Handler) sqs(ctx context.Context, records []events.SQSMessage) ([]byte,
 		}
 	}
 	return json.Marshal(resp)
+}
+
+// holdBack marks the records of held, the rest of a same-order group whose
+// earlier record failed retryably, for delivery again without serving
+// them: they come back with it, and run after it. Served now, a cancel
+// would find nothing and its schedule, created on the retry, survive.
+func (h *Handler) holdBack(ctx context.Context, records []events.SQSMessage, held []int, retry []bool) {
+	for _, i := range held {
+		retry[i] = true
+		h.deps.Obs.Logger().LogAttrs(ctx, slog.LevelWarn, "record held back: an earlier record of its order is retried first",
+			slog.String("sqs_message_id", records[i].MessageId))
+	}
 }
 
 // sameOrder groups the indexes of a batch's requests by order id, each

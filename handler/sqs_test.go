@@ -3,12 +3,14 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/payjs-close/payjs-close/handler/closing"
 	"github.com/payjs-close/payjs-close/payjs"
 )
@@ -132,5 +134,81 @@ func TestSameOrderGroups(t *testing.T) {
 	want := [][]int{{0, 3}, {1, 5}, {2}, {4}, {6}}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("sameOrder = %v, want %v", got, want)
+	}
+}
+
+// throttledScheduler fails every Schedule retryably while throttled, and
+// records the calls it answers.
+type throttledScheduler struct {
+	fakeScheduler
+	throttled bool
+	ops       []string
+}
+
+func (s *throttledScheduler) Schedule(ctx context.Context, sc closing.ScheduledClose) (bool, error) {
+	s.ops = append(s.ops, "schedule "+sc.Name)
+	if s.throttled {
+		return false, errors.New("ThrottlingException: Rate exceeded")
+	}
+	return s.fakeScheduler.Schedule(ctx, sc)
+}
+
+func (s *throttledScheduler) Cancel(ctx context.Context, name string) error {
+	s.ops = append(s.ops, "cancel "+name)
+	return s.fakeScheduler.Cancel(ctx, name)
+}
+
+// TestSQSHoldsBackAnOrdersLaterRecordsAfterARetry: when a schedule fails
+// retryably, the cancel after it in the batch is not served (it would find
+// nothing, be deleted, and the redelivered schedule survive): both come
+// back, and in their redelivery the cancel deletes the schedule. Another
+// order's record is served meanwhile.
+func TestSQSHoldsBackAnOrdersLaterRecordsAfterARetry(t *testing.T) {
+	hs, _, _ := schedHarness(t)
+	sched := &throttledScheduler{fakeScheduler: fakeScheduler{entries: map[string]closing.ScheduledClose{}}, throttled: true}
+	hs.h.deps.Scheduler = sched
+	hs.rebuild()
+	batch := func(bodies ...string) []byte {
+		records := make([]map[string]any, len(bodies))
+		for i, b := range bodies {
+			records[i] = map[string]any{"messageId": "m" + string(rune('0'+i)), "eventSource": "aws:sqs", "body": b}
+		}
+		payload, err := json.Marshal(map[string]any{"Records": records})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return payload
+	}
+	schedule := `{"payjs_order_id":"` + order1 + `","close_after":"1h"}`
+	cancel := `{"payjs_order_id":"` + order1 + `","action":"cancel"}`
+	out, lerr := hs.invoke(t, batch(schedule, cancel, `{"payjs_order_id":"`+order2+`"}`))
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	var resp events.SQSEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if want := []string{"m0", "m1"}; !slices.Equal(failed, want) {
+		t.Errorf("batchItemFailures = %q, want %q: the cancel must come back with its schedule", failed, want)
+	}
+	if want := []string{"schedule close-" + order1}; !slices.Equal(sched.ops, want) {
+		t.Errorf("scheduler calls = %q, want %q: the cancel must not be served", sched.ops, want)
+	}
+	if !slices.Equal(hs.closer.asked, []string{order2}) {
+		t.Errorf("PAYJS asked to close %v, want order2", hs.closer.asked)
+	}
+
+	sched.throttled, sched.ops = false, nil
+	out, lerr = hs.invoke(t, batch(schedule, cancel))
+	if lerr != nil || !strings.Contains(string(out), `"batchItemFailures":[]`) {
+		t.Fatalf("redelivery answered %s, %v", out, lerr)
+	}
+	if len(sched.entries) != 0 {
+		t.Errorf("schedules left after the redelivery: %v", sched.entries)
 	}
 }

@@ -59,6 +59,17 @@ func TestRequestsMeanWhatTheySay(t *testing.T) {
 		{"only a misspelled id", `{"PAYJS_ORDER_ID":"` + order1 + `","close_after":"15m"}`, `unknown field "PAYJS_ORDER_ID": did you mean "payjs_order_id"?`},
 		{"repeated close_after", `{` + id + `,"close_after":"15m","close_after":"15m"}`, `member "close_after" is given more than once`},
 		{"other members ignored", `{` + id + `,"close_after":"15m","note":"x","closeafterwards":1,"source":{"app":"shop"}}`, ""},
+		{"close_afer", `{` + id + `,"close_afer":"15m"}`, `unknown field "close_afer": did you mean "close_after"?`},
+		{"trailing space", `{` + id + `,"close_after ":"15m"}`, `unknown field "close_after ": did you mean "close_after"?`},
+		{"long s", `{` + id + `,"cloſe_after":"15m"}`, `unknown field "cloſe_after": did you mean "close_after"?`},
+		{"paysj_order_id", `{` + id + `,"paysj_order_id":"` + order2 + `"}`, `unknown field "paysj_order_id": did you mean "payjs_order_id"?`},
+		{"mch_ids", `{` + id + `,"mchids":"` + testMchID + `"}`, `unknown field "mchids": did you mean "mchid"?`},
+		{"empty close_after", `{` + id + `,"close_after":""}`, `close_after is empty: give a duration such as 15m, or leave the field out`},
+		{"null close_after", `{` + id + `,"close_after":null}`, `close_after is empty: give a duration such as 15m, or leave the field out`},
+		{"empty close_at", `{` + id + `,"close_at":""}`, `close_at is empty: give an RFC 3339 time such as 2026-11-29T12:00:00Z, or leave the field out`},
+		{"null close_at", `{` + id + `,"close_at":null}`, `close_at is empty: give an RFC 3339 time such as 2026-11-29T12:00:00Z, or leave the field out`},
+		{"envelope members ignored", `{` + id + `,"close_after":"15m","version":"0","source":"shop","id":"e1","detail-type":"x","time":"now",` +
+			`"region":"cn-north-1","resources":[],"account":"1","Records":5,"order":{},"amount":1.5,"status":"new"}`, ""},
 	}
 	for _, tc := range cases {
 		for way, w := range waysIn(t, tc.obj) {

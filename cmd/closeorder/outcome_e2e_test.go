@@ -6,7 +6,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,14 +154,14 @@ func TestUnpublishedOutcomeIsRetriedEndToEnd(t *testing.T) {
 		t.Errorf("no OutcomePublishFailures metric or ERROR line:\n%s", logs)
 	}
 
-	// An EventBridge event whose outcome cannot be published fails the
-	// (asynchronous) invoke, so that Lambda retries it.
+	// An EventBridge event invoked directly is a direct invoke: without
+	// PAYJS_OUTCOME_ALL its outcome is not published, so the refused
+	// PutEvents does not fail it.
 	other := payjstest.DemoOrderUnpaid(4)
-	_, err = e2eInvoke(t, st, []byte(`{"version":"0","id":"e-1","detail-type":"Close PAYJS Order","source":"com.example.shop","account":"123456789012","time":"2026-11-25T08:30:00Z","region":"us-east-1","resources":[],"detail":{"payjs_order_id":"`+other+`"}}`))
-	var fe *devstack.FunctionError
-	if !errors.As(err, &fe) || fe.Type != "outcome_unpublished" {
-		t.Errorf("EventBridge invoke: %v, want a function error of type outcome_unpublished", err)
+	if _, err = e2eInvoke(t, st, []byte(`{"version":"0","id":"e-1","detail-type":"Close PAYJS Order","source":"com.example.shop","account":"123456789012","time":"2026-11-25T08:30:00Z","region":"us-east-1","resources":[],"detail":{"payjs_order_id":"`+other+`"}}`)); err != nil {
+		t.Errorf("EventBridge invoked directly: %v, want its close answered: it publishes nothing", err)
 	}
+	checkOrderState(t, st.Sim, other, payjstest.StateClosed)
 
 	st.Moto.ClearFaults()
 	raw, err = e2eInvoke(t, st, record)

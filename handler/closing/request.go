@@ -84,14 +84,14 @@ var requestFields = []string{"payjs_order_id", "mchid", "close_at", "close_after
 var formFields = requestFields[:5:5]
 
 // foldName is how a member name is compared for a near miss: ASCII
-// lower-case, without '-' and '_'. Only ASCII letters are folded, so that
-// a name which folds to a field name holds nothing but ASCII letters, '-'
-// and '_', and can be quoted back safely.
+// lower-case, without '-', '_' and ASCII white space. Only ASCII is
+// folded: any other byte stays, so a name such as "cloſe_after" is
+// compared byte by byte and caught, or not, by its distance.
 func foldName(name string) string {
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {
-		case c == '-' || c == '_':
+		case c == '-' || c == '_' || c == ' ' || '\t' <= c && c <= '\r':
 		case 'A' <= c && c <= 'Z':
 			b.WriteByte(c + 'a' - 'A')
 		default:
@@ -101,16 +101,55 @@ func foldName(name string) string {
 	return b.String()
 }
 
-// nearMiss returns the field of fields that name spells another way
-// (closeAfter, Close_At, PAYJS_ORDER_ID, MchId), or "".
+// nearMiss returns the field of fields that name most likely misspells, or
+// "": after folding (foldName), name is at most one edit (a byte inserted,
+// deleted or replaced) from a field of up to six letters, or two from a
+// longer one (closeAfter, Close_At, "close_after ", close_afer, mchids,
+// paysj_order_id). Names that envelopes and callers carry beside a request
+// (version, source, id, detail-type, time, region, order, amount, status)
+// are further away, and stay ignored.
 func nearMiss(name string, fields []string) string {
+	if slices.Contains(fields, name) {
+		return ""
+	}
 	f := foldName(name)
+	best, bestDist := "", 3
 	for _, field := range fields {
-		if name != field && f == foldName(field) {
-			return field
+		ff := foldName(field)
+		limit := 1
+		if len(ff) > 6 {
+			limit = 2
+		}
+		if d := editDistance(f, ff, limit); d <= limit && d < bestDist {
+			best, bestDist = field, d
 		}
 	}
-	return ""
+	return best
+}
+
+// editDistance returns the Levenshtein distance between the bytes of a and
+// b, or limit+1 as soon as it is known to exceed limit (a hostile name may
+// be long).
+func editDistance(a, b string, limit int) int {
+	if len(a)-len(b) > limit || len(b)-len(a) > limit {
+		return limit + 1
+	}
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func hint(what, name, field string) *Error {
@@ -120,7 +159,8 @@ func hint(what, name, field string) *Error {
 // members reads the top-level members of a JSON object in order, keeping
 // the value of each request field. Names match exactly: a request field
 // given twice is refused, naming it, and so is a name that spells one
-// another way (a case or separator variant), with a hint; encoding/json
+// another way (a case or separator variant, or a near miss: see
+// [nearMiss]), with a hint; encoding/json
 // alone would take the last of them, matched case-insensitively, and a
 // front end checking the first or the exact name could be bypassed.
 // Other members are ignored (envelopes carry other data) and counted in
@@ -222,6 +262,11 @@ func DecodeForm(body []byte) (Request, error) {
 			return Request{}, Errorf(CodeInvalidRequest, "each form field may appear at most once: "+Clip(name))
 		}
 	}
+	for _, name := range []string{"close_at", "close_after"} {
+		if vs, ok := v[name]; ok && vs[0] == "" {
+			return Request{}, emptyWhen(name)
+		}
+	}
 	req := Request{
 		PayjsOrderID: v.Get("payjs_order_id"),
 		MchID:        v.Get("mchid"),
@@ -249,8 +294,23 @@ func requestOf(vals map[string]json.RawMessage) (Request, error) {
 			return Request{}, Errorf(CodeInvalidRequest, m.name+" must be a string")
 		}
 	}
+	for _, name := range []string{"close_at", "close_after"} {
+		if raw, ok := vals[name]; ok && (string(raw) == "null" || string(raw) == `""`) {
+			return Request{}, emptyWhen(name)
+		}
+	}
 	req.Scheduled = scheduledMark(vals)
 	return req, setAction(&req, action)
+}
+
+// emptyWhen refuses a close_at or close_after given empty ("", null, or
+// close_after= in a form): read as absent, it would close the order now.
+func emptyWhen(name string) *Error {
+	example := "a duration such as 15m"
+	if name == "close_at" {
+		example = "an RFC 3339 time such as 2026-11-29T12:00:00Z"
+	}
+	return Errorf(CodeInvalidRequest, name+" is empty: give "+example+", or leave the field out")
 }
 
 // setAction applies the action member: "close" (or none) or "cancel".
@@ -275,4 +335,162 @@ func Clip(s string) string {
 		return ClipUTF8(s, maxQuotedInput) + "…"
 	}
 	return s
+}
+
+// parseCloseAt reads close_at as an RFC 3339 date-time (section 5.6),
+// exactly: YYYY-MM-DDThh:mm:ss, optional '.' and fractional seconds, then
+// Z or an offset ±hh:mm within ±23:59; 'T' and 'Z' in either case.
+// time.Parse(time.RFC3339) is looser (it takes +24:00 and a ',' before the
+// fraction) and stricter (it refuses a lower-case 't' or 'z') than that,
+// and an accepted nonsense time would close the order now. The error
+// says what was wrong.
+func parseCloseAt(s string) (time.Time, error) {
+	p := &timeParser{s: s}
+	year := p.digits(4, "the date must be YYYY-MM-DD")
+	p.lit('-', "the date must be YYYY-MM-DD")
+	month := p.digits(2, "the date must be YYYY-MM-DD")
+	p.lit('-', "the date must be YYYY-MM-DD")
+	day := p.digits(2, "the date must be YYYY-MM-DD")
+	switch {
+	case p.err != nil:
+	case p.i >= len(s):
+		p.fail("the time is missing: give a date, 'T', a time and a time zone")
+	case s[p.i] != 'T' && s[p.i] != 't':
+		p.fail("separate the date and the time with 'T'")
+	}
+	p.i++
+	hour := p.digits(2, "the time must be hh:mm:ss")
+	p.lit(':', "the time must be hh:mm:ss")
+	minute := p.digits(2, "the time must be hh:mm:ss")
+	p.lit(':', "the time must be hh:mm:ss")
+	sec := p.digits(2, "the time must be hh:mm:ss")
+	nsec := p.fraction()
+	offset := p.offset()
+	if p.err == nil && p.i < len(s) {
+		p.fail("unexpected text after the time zone")
+	}
+	if p.err != nil {
+		return time.Time{}, p.err
+	}
+	switch {
+	case month < 1 || month > 12:
+		return time.Time{}, closeAtError(fmt.Sprintf("month %02d is out of range", month))
+	case day < 1 || day > daysIn(year, month):
+		return time.Time{}, closeAtError(fmt.Sprintf("day %02d is out of range for %04d-%02d", day, year, month))
+	case hour > 23:
+		return time.Time{}, closeAtError(fmt.Sprintf("hour %02d is out of range", hour))
+	case minute > 59:
+		return time.Time{}, closeAtError(fmt.Sprintf("minute %02d is out of range", minute))
+	case sec == 60:
+		return time.Time{}, closeAtError("second 60 (a leap second) is not supported")
+	case sec > 60:
+		return time.Time{}, closeAtError(fmt.Sprintf("second %02d is out of range", sec))
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.FixedZone("", offset)), nil
+}
+
+func closeAtError(problem string) *Error {
+	return Errorf(CodeInvalidRequest, "close_at must be an RFC 3339 time such as 2026-11-29T12:00:00Z: "+problem)
+}
+
+func daysIn(year, month int) int {
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// timeParser reads s from i on; the first problem sticks in err.
+type timeParser struct {
+	s   string
+	i   int
+	err error
+}
+
+func (p *timeParser) fail(problem string) {
+	if p.err == nil {
+		p.err = closeAtError(problem)
+	}
+}
+
+// digits reads n ASCII digits.
+func (p *timeParser) digits(n int, problem string) int {
+	v := 0
+	for range n {
+		if p.err != nil || p.i >= len(p.s) || p.s[p.i] < '0' || p.s[p.i] > '9' {
+			p.fail(problem)
+			return 0
+		}
+		v = v*10 + int(p.s[p.i]-'0')
+		p.i++
+	}
+	return v
+}
+
+func (p *timeParser) lit(c byte, problem string) {
+	if p.err == nil && (p.i >= len(p.s) || p.s[p.i] != c) {
+		p.fail(problem)
+	}
+	p.i++
+}
+
+// fraction reads an optional '.' and one or more digits, as nanoseconds
+// (digits past the ninth are dropped).
+func (p *timeParser) fraction() (nsec int) {
+	if p.err != nil || p.i >= len(p.s) {
+		return 0
+	}
+	switch p.s[p.i] {
+	case ',':
+		p.fail("use '.' before fractional seconds")
+		return 0
+	case '.':
+	default:
+		return 0
+	}
+	p.i++
+	start := p.i
+	for p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
+		if p.i-start < 9 {
+			nsec = nsec*10 + int(p.s[p.i]-'0')
+		}
+		p.i++
+	}
+	if p.i == start {
+		p.fail("fractional seconds need a digit after '.'")
+		return 0
+	}
+	for n := p.i - start; n < 9; n++ {
+		nsec *= 10
+	}
+	return nsec
+}
+
+// offset reads Z or ±hh:mm and returns it in seconds east of UTC.
+func (p *timeParser) offset() int {
+	if p.err != nil {
+		return 0
+	}
+	if p.i >= len(p.s) {
+		p.fail("the time zone is missing: end with Z or an offset such as +08:00")
+		return 0
+	}
+	sign := 1
+	switch p.s[p.i] {
+	case 'Z', 'z':
+		p.i++
+		return 0
+	case '+':
+	case '-':
+		sign = -1
+	default:
+		p.fail("the time zone must be Z or an offset such as +08:00")
+		return 0
+	}
+	start := p.i
+	p.i++
+	h := p.digits(2, "the offset must be ±hh:mm, such as +08:00")
+	p.lit(':', "the offset must be ±hh:mm, such as +08:00")
+	m := p.digits(2, "the offset must be ±hh:mm, such as +08:00")
+	if p.err == nil && (h > 23 || m > 59) {
+		p.fail(fmt.Sprintf("offset %s is out of range (at most ±23:59)", p.s[start:p.i]))
+	}
+	return sign * (h*3600 + m*60)
 }
