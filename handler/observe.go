@@ -146,10 +146,12 @@ func (o *Observer) served(ctx context.Context, kind EventKind, record string, re
 	count("RetryableFailures", res.Retryable())
 	count("PaidOrders", res.Code() == closing.CodeOrderPaid && !req.Scheduled)
 	count("UnverifiedSuccesses", unverified)
-	// A queued close refused for good is deleted with its batch: nobody waits for its answer,
-	// so it is counted for the QueuedClosesRefused alarm. A paid order is an outcome, not a
-	// failure: PaidOrders counts it when it is news.
-	count("SQSPermanentFailures", kind == EventSQS && res.Failure != nil && !res.Failure.Retryable && res.Code() != closing.CodeOrderPaid)
+	// A queued request refused for good is deleted with its batch: nobody waits for its
+	// answer, so it is counted for the QueuedClosesRefused alarm. A paid order is an outcome,
+	// not a failure (PaidOrders counts it when it is news), and a cancel that finds nothing
+	// scheduled (a redelivery, or a schedule that already fired) has nothing left to do.
+	refused := res.Failure != nil && !res.Failure.Retryable && res.Code() != closing.CodeOrderPaid && res.Code() != closing.CodeNotScheduled
+	count("SQSPermanentFailures", kind == EventSQS && refused)
 	o.emit(map[string]string{"Outcome": res.Status}, mets...)
 }
 

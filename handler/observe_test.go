@@ -87,6 +87,8 @@ func TestMetricsOfEachOutcome(t *testing.T) {
 			[]string{"Closes[Outcome=error]", "RetryableFailures[]"}},
 		{"paid on SQS: an outcome, not a failure", closing.Failed(closing.Errorf(closing.CodeOrderPaid, "paid")), EventSQS,
 			[]string{"Closes[Outcome=paid]", "PaidOrders[]"}},
+		{"cancel of nothing on SQS: nothing left to do", closing.Failed(closing.Errorf(closing.CodeNotScheduled, "none")), EventSQS,
+			[]string{"Closes[Outcome=invalid]"}},
 		{"permanent on SQS", closing.Failed(closing.Errorf(closing.CodeInvalidOrderID, "bad")), EventSQS,
 			[]string{"Closes[Outcome=invalid]", "SQSPermanentFailures[]"}},
 		{"scheduled", closing.Result{OK: true, Status: closing.StatusScheduled}, EventHTTPAPI,

@@ -138,7 +138,7 @@ func (h *Handler) publish(ctx context.Context, kind EventKind, names []string, r
 		if dt == "" {
 			continue
 		}
-		detail, err := json.Marshal(OutcomeDetail{Result: results[i], MchID: h.mchid(ctx, reqs[i]), Scheduled: reqs[i].Scheduled})
+		detail, err := json.Marshal(OutcomeDetail{Result: results[i], MchID: mchid(reqs[i], results[i]), Scheduled: reqs[i].Scheduled})
 		if err != nil {
 			failed[i] = true // cannot happen: a Result always marshals
 			continue
@@ -167,14 +167,15 @@ func (h *Handler) publish(ctx context.Context, kind EventKind, names []string, r
 	return failed
 }
 
-// mchid is the merchant that req names, or that the secret's only merchant
-// is: the shop's detail names it even when the request did not.
-func (h *Handler) mchid(ctx context.Context, req closing.Request) string {
-	mchid, _, err := h.deps.Keys.Key(ctx, req.MchID) // served from memory: the close just used it
-	if err != nil {
-		return req.MchID
+// mchid is the merchant whose key closed the order, or, before the keys
+// named one, the request's: the shop's detail names it even when the
+// request did not. It is read from the Result, never from the keys again:
+// a refresh here could eat the publish's time.
+func mchid(req closing.Request, res closing.Result) string {
+	if res.MchID != "" {
+		return res.MchID
 	}
-	return mchid
+	return req.MchID
 }
 
 // servePublished serves an EventBridge or direct invoke's request (err:

@@ -101,26 +101,40 @@ func foldName(name string) string {
 	return b.String()
 }
 
-// nearMiss returns the field of fields that name most likely misspells, or
-// "": after folding (foldName), name is at most one edit (a byte inserted,
-// deleted or replaced) from a field of up to six letters, or two from a
-// longer one (closeAfter, Close_At, "close_after ", close_afer, mchids,
-// paysj_order_id). Names that envelopes and callers carry beside a request
-// (version, source, id, detail-type, time, region, order, amount, status)
-// are further away, and stay ignored.
+// typoLimits is how many edits (a byte inserted, deleted or replaced,
+// after foldName) a name may be from a field and still count as a
+// misspelling of it: a lost close_at or close_after would close now what
+// was meant for later, a lost action close what was meant to be
+// canceled, a second order id or merchant beside the first be a way
+// around a front end's checks. close_at and the short fields allow one
+// edit, since more would catch a shop's own closed or close_by; scheduled,
+// which only the function's schedules send, is matched by case and
+// separators alone, as every field also is.
+var typoLimits = map[string]int{"payjs_order_id": 2, "close_after": 2, "close_at": 1, "action": 1, "mchid": 1}
+
+// notTypos are folded names within typoLimits of a field that callers
+// carry for their own sake beside a request: a shop's order data in an
+// EventBridge detail or a Step Functions state.
+var notTypos = []string{"closedat", "actions"}
+
+// nearMiss returns the field of fields that name spells another way, or
+// "": after folding (foldName), name equals a field (closeAfter, Close_At,
+// "close_after ", PAYJS_ORDER_ID, MchId), or is within typoLimits of one
+// (close_afer, cloſe_after, acton). Other names that envelopes and callers
+// carry (version, source, id, time, scheduled_at, closed_at, closed,
+// schedule_id, actions, order, amount, status) stay ignored.
 func nearMiss(name string, fields []string) string {
 	if slices.Contains(fields, name) {
 		return ""
 	}
 	f := foldName(name)
+	if slices.Contains(notTypos, f) {
+		return ""
+	}
 	best, bestDist := "", 3
 	for _, field := range fields {
-		ff := foldName(field)
-		limit := 1
-		if len(ff) > 6 {
-			limit = 2
-		}
-		if d := editDistance(f, ff, limit); d <= limit && d < bestDist {
+		limit := typoLimits[field]
+		if d := editDistance(f, foldName(field), limit); d <= limit && d < bestDist {
 			best, bestDist = field, d
 		}
 	}

@@ -10,6 +10,9 @@ func TestEnvelopeMembersAreNoNearMiss(t *testing.T) {
 		"version", "source", "id", "detail-type", "detail", "time", "region", "resources", "account", "Records",
 		"order", "amount", "status", "note", "requestContext", "messageId", "body", "headers", "path", "resource",
 		"schedule_time", "execution", "input", "orderId", "order_id", "created_at", "updated_at", "paid", "mch", "reason",
+		// A shop's own order data, near a field's name but no misspelling of it.
+		"scheduled_at", "schedule_id", "rescheduled", "schedule", "closed_at", "closedAt", "closed", "close", "close_by",
+		"actions", "Payload", "Input", "TaskToken",
 	} {
 		if got := nearMiss(name, requestFields); got != "" {
 			t.Errorf("nearMiss(%q) = %q, want none", name, got)
@@ -21,7 +24,7 @@ func TestNearMiss(t *testing.T) {
 	cases := map[string]string{
 		"closeAfter": "close_after", "CLOSE_AFTER": "close_after", "close-at": "close_at", "closeat": "close_at",
 		"Close_At": "close_at", "PAYJS_ORDER_ID": "payjs_order_id", "payjsOrderId": "payjs_order_id", "MchId": "mchid",
-		"mch_id": "mchid", "Scheduled": "scheduled",
+		"mch_id": "mchid", "Scheduled": "scheduled", "schedueld": "", "cloe_at": "close_at",
 		"close_after": "", "mchid": "", "closeafterwards": "", "order": "", "": "",
 		"close after": "close_after", "close_after ": "close_after", "close_afer": "close_after", "cloze_at": "close_at",
 		"cloſe_after":    "close_after", // 'ſ' is two bytes: a distance of 2 from 's'

@@ -91,6 +91,9 @@ type Result struct {
 	Attempts     int       `json:"attempts"`
 	RequestID    string    `json:"request_id,omitempty"`
 	Failure      *Failure  `json:"error,omitempty"`
+	// MchID is the merchant whose key the close used, once the keys
+	// named one: outcome events tell the shop, answers never carry it.
+	MchID string `json:"-"`
 }
 
 // Upstream is what PAYJS answered, present whenever it answered.

@@ -97,8 +97,8 @@ type Service struct {
 
 // keyedCloser is a merchant's Closer and the key it signs with.
 type keyedCloser struct {
-	key string
-	c   Closer
+	mchid, key string
+	c          Closer
 }
 
 // reserve is the time kept back from the caller's deadline to shape and
@@ -126,7 +126,7 @@ func (s *Service) Do(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		partial := res // how many attempts a failed close made, and whether PAYJS signed its answer
 		res = Failed(err)
-		res.Attempts, res.Verified = partial.Attempts, partial.Verified
+		res.Attempts, res.Verified, res.MchID = partial.Attempts, partial.Verified, partial.MchID
 	}
 	return res, err
 }
@@ -162,11 +162,12 @@ func (s *Service) do(ctx context.Context, req Request) (Result, error) {
 // they hold another key, the close is tried once more with it. Only a
 // mismatch that outlives the refresh reaches Observer.KeyMismatch, and
 // only a retry PAYJS answered reaches Observer.KeyRotationHealed.
-func (s *Service) closeOrder(ctx context.Context, req Request) (Result, error) {
+func (s *Service) closeOrder(ctx context.Context, req Request) (res Result, err error) {
 	kc, err := s.closer(ctx, req, s.cfg.Keys.Key)
 	if err != nil {
 		return Result{}, err
 	}
+	defer func() { res.MchID = kc.mchid }()
 	pr, err := kc.c.CloseOrder(ctx, req.PayjsOrderID)
 	if payjs.KindOf(err) != payjs.KindKeyMismatch {
 		return fromPayjs(pr, err)
@@ -179,7 +180,7 @@ func (s *Service) closeOrder(ctx context.Context, req Request) (Result, error) {
 		s.cfg.Observer.KeyMismatch(ctx, req)
 		return first, err // the keys hold the same key: asking again cannot help
 	}
-	res, err := fromPayjs(fresh.c.CloseOrder(ctx, req.PayjsOrderID))
+	res, err = fromPayjs(fresh.c.CloseOrder(ctx, req.PayjsOrderID))
 	res.Attempts += first.Attempts
 	switch {
 	case ErrorCode(err) == CodeKeyMismatch:
@@ -210,7 +211,7 @@ func (s *Service) closer(ctx context.Context, req Request, key func(ctx context.
 	if err != nil {
 		return keyedCloser{}, &Error{Code: CodeConfigUnavailable, Message: "the PAYJS key is unusable; fix the secret", Cause: err}
 	}
-	kc := keyedCloser{key: k, c: c}
+	kc := keyedCloser{mchid: mchid, key: k, c: c}
 	s.closers[mchid] = kc
 	return kc, nil
 }

@@ -874,8 +874,9 @@ func TestSecretsManagerFaults(t *testing.T) {
 		s.build(t, nil)
 		expectInitWithin(t, s, secretInitTimeout)
 		expectInitFailed(t, s, "timeout")
-		// The first load, retried by the invokes, is bounded by their
-		// deadline less the reserve: they answer, they do not time out.
+		// The first load, retried by the invokes, is bounded by
+		// secret.ReadTimeout and by their deadline less the reserve: they
+		// answer, they do not time out.
 		expectConfigUnavailableWithin(t, s, time.Second)
 		sm.ClearFaults()
 		expectRecovers(t, s)

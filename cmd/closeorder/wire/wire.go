@@ -25,9 +25,10 @@ import (
 )
 
 // Init work is bounded so that a slow dependency cannot eat Lambda's
-// 10 s init phase: what is not ready by then is retried on first use.
+// 10 s init phase: what is not ready by then is retried on first use. The
+// key's first load waits as long as the store lets any read run.
 const (
-	secretInitTimeout = 4 * time.Second
+	secretInitTimeout = secret.ReadTimeout
 	warmTimeout       = 2 * time.Second
 )
 
