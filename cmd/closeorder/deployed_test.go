@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -36,18 +35,13 @@ if matches:
 json.dump(tr.template(), sys.stdout)
 `
 
-// deployedJSON holds the transformed template, made once per test binary.
-var deployedJSON struct {
-	sync.Mutex
-	b []byte
-}
+// deployedJSON is the transformed template.
+var deployedJSON cachedJSON
 
 // loadDeployedTemplate returns template.yaml after the SAM transform.
 func loadDeployedTemplate(t *testing.T) obj {
 	t.Helper()
-	deployedJSON.Lock()
-	defer deployedJSON.Unlock()
-	if deployedJSON.b == nil {
+	return deployedJSON.load(t, func(t *testing.T) []byte {
 		python := requireTool(t, python3)
 		requireTool(t, cfnLint) // the transform is cfn-lint's samtranslator
 		var stdout, stderr bytes.Buffer
@@ -56,13 +50,8 @@ func loadDeployedTemplate(t *testing.T) obj {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("SAM transform of template.yaml: %v\n%s", err, stderr.String())
 		}
-		deployedJSON.b = stdout.Bytes()
-	}
-	var tpl obj
-	if err := json.Unmarshal(deployedJSON.b, &tpl); err != nil {
-		t.Fatal(err)
-	}
-	return tpl
+		return stdout.Bytes()
+	})
 }
 
 // scopedWildcards are the only resources with a "*" an Allow statement may name: each lies

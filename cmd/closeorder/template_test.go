@@ -82,30 +82,41 @@ func runPython(t *testing.T, program, file string) obj {
 	return out
 }
 
-// templateJSON holds template.yaml converted once per test binary: starting Python for every
-// test costs seconds on a busy machine. Each test decodes a copy of its own.
-var templateJSON struct {
+// cachedJSON is a JSON document made once per test binary: starting Python for every test
+// costs seconds on a busy machine. Each test decodes a copy of its own.
+type cachedJSON struct {
 	sync.Mutex
 	b []byte
 }
 
+// load returns a fresh decoding of the document, which build makes the first time.
+func (c *cachedJSON) load(t *testing.T, build func(t *testing.T) []byte) obj {
+	t.Helper()
+	c.Lock()
+	defer c.Unlock()
+	if c.b == nil {
+		c.b = build(t)
+	}
+	var doc obj
+	if err := json.Unmarshal(c.b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// templateJSON is template.yaml with the intrinsic functions in their long form.
+var templateJSON cachedJSON
+
 // loadTemplate reads template.yaml with the intrinsic functions in their long form.
 func loadTemplate(t *testing.T) obj {
 	t.Helper()
-	templateJSON.Lock()
-	defer templateJSON.Unlock()
-	if templateJSON.b == nil {
+	return templateJSON.load(t, func(t *testing.T) []byte {
 		b, err := json.Marshal(runPython(t, cfnToJSON, filepath.Join(repoRoot, "template.yaml")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		templateJSON.b = b
-	}
-	var tpl obj
-	if err := json.Unmarshal(templateJSON.b, &tpl); err != nil {
-		t.Fatal(err)
-	}
-	return tpl
+		return b
+	})
 }
 
 // get walks a decoded JSON value along keys, failing the test when a key is missing or a
