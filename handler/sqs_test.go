@@ -76,14 +76,7 @@ func TestSQSServesOneOrdersRecordsInBatchOrder(t *testing.T) {
 			`not json`,
 			`{"payjs_order_id":"` + order1 + `"}`,
 		}
-		records := make([]map[string]any, len(bodies))
-		for i, b := range bodies {
-			records[i] = map[string]any{"messageId": "m" + string(rune('0'+i)), "eventSource": "aws:sqs", "body": b}
-		}
-		payload, err := json.Marshal(map[string]any{"Records": records})
-		if err != nil {
-			t.Fatal(err)
-		}
+		payload := sqsBodies(bodies...)
 		done := make(chan []byte)
 		go func() {
 			out, lerr := hs.invoke(t, payload)
@@ -168,20 +161,9 @@ func TestSQSHoldsBackAnOrdersLaterRecordsAfterARetry(t *testing.T) {
 	sched := &throttledScheduler{fakeScheduler: fakeScheduler{entries: map[string]closing.ScheduledClose{}}, throttled: true}
 	hs.h.deps.Scheduler = sched
 	hs.rebuild()
-	batch := func(bodies ...string) []byte {
-		records := make([]map[string]any, len(bodies))
-		for i, b := range bodies {
-			records[i] = map[string]any{"messageId": "m" + string(rune('0'+i)), "eventSource": "aws:sqs", "body": b}
-		}
-		payload, err := json.Marshal(map[string]any{"Records": records})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return payload
-	}
 	schedule := `{"payjs_order_id":"` + order1 + `","close_after":"1h"}`
 	cancel := `{"payjs_order_id":"` + order1 + `","action":"cancel"}`
-	out, lerr := hs.invoke(t, batch(schedule, cancel, `{"payjs_order_id":"`+order2+`"}`))
+	out, lerr := hs.invoke(t, sqsBodies(schedule, cancel, `{"payjs_order_id":"`+order2+`"}`))
 	if lerr != nil {
 		t.Fatal(lerr)
 	}
@@ -204,7 +186,7 @@ func TestSQSHoldsBackAnOrdersLaterRecordsAfterARetry(t *testing.T) {
 	}
 
 	sched.throttled, sched.ops = false, nil
-	out, lerr = hs.invoke(t, batch(schedule, cancel))
+	out, lerr = hs.invoke(t, sqsBodies(schedule, cancel))
 	if lerr != nil || !strings.Contains(string(out), `"batchItemFailures":[]`) {
 		t.Fatalf("redelivery answered %s, %v", out, lerr)
 	}
