@@ -106,35 +106,45 @@ func checkResourceInStack(t *testing.T, where string, actions []string, r any, r
 	}
 }
 
+// eachAllowedResource calls fn with every resource an Allow statement of sts grants, after
+// failing the test for a wildcard action, NotAction or NotResource (a Deny may be as wide as
+// it likes).
+func eachAllowedResource(t *testing.T, where string, sts []obj, fn func(actions []string, r any)) {
+	t.Helper()
+	for _, st := range sts {
+		if getString(t, st, "Effect") != "Allow" {
+			continue
+		}
+		if _, ok := st["NotAction"]; ok {
+			t.Errorf("%s: NotAction allows everything else", where)
+		}
+		if _, ok := st["NotResource"]; ok {
+			t.Errorf("%s: NotResource allows everything else", where)
+		}
+		actions := stringList(t, get(t, st, "Action"))
+		for _, a := range actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("%s: allows %s", where, a)
+			}
+		}
+		res := get(t, st, "Resource")
+		list, ok := res.([]any)
+		if !ok {
+			list = []any{res}
+		}
+		for _, r := range list {
+			fn(actions, r)
+		}
+	}
+}
+
 func TestDeployedTemplateGrantsNothingOutsideTheStack(t *testing.T) {
 	tpl := loadDeployedTemplate(t)
 	resources := getObj(t, tpl, "Resources")
 	check := func(where string, sts []obj) {
-		for _, st := range sts {
-			if getString(t, st, "Effect") != "Allow" {
-				continue
-			}
-			if _, ok := st["NotAction"]; ok {
-				t.Errorf("%s: NotAction allows everything else", where)
-			}
-			if _, ok := st["NotResource"]; ok {
-				t.Errorf("%s: NotResource allows everything else", where)
-			}
-			actions := stringList(t, get(t, st, "Action"))
-			for _, a := range actions {
-				if strings.Contains(a, "*") {
-					t.Errorf("%s: allows %s", where, a)
-				}
-			}
-			res := get(t, st, "Resource")
-			list, ok := res.([]any)
-			if !ok {
-				list = []any{res}
-			}
-			for _, r := range list {
-				checkResourceInStack(t, where, actions, r, resources)
-			}
-		}
+		eachAllowedResource(t, where, sts, func(actions []string, r any) {
+			checkResourceInStack(t, where, actions, r, resources)
+		})
 	}
 	roles := resourcesOfType(t, tpl, "AWS::IAM::Role")
 	if len(roles) == 0 {
