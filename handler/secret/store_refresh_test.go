@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -34,18 +33,14 @@ func blockedRotation(release <-chan struct{}) func(context.Context, int) (*secre
 func TestStoreRefreshWaitsForTheReadInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
-		old, err := s.Get(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		api, s, old := loadedStore(t, time.Minute)
 		api.set(blockedRotation(release))
 		time.Sleep(time.Minute) // fake time: the TTL passes
 		go func() { _, _ = s.Get(context.Background()) }()
 		synctest.Wait() // the TTL refresh is blocked in the API
 
 		var got *Set
+		var err error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -77,12 +72,7 @@ func TestStoreRefreshWaitsForTheReadInFlight(t *testing.T) {
 func TestStoreConcurrentRefreshesShareOneRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Hour), WithLogger(slog.New(slog.DiscardHandler)))
-		old, err := s.Get(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		api, s, old := loadedStore(t, time.Hour)
 		api.set(blockedRotation(release))
 		const n = 50
 		sets := make([]*Set, n)

@@ -22,12 +22,7 @@ import (
 func TestStoreRefresherGivesUpWithItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
-		first, err := s.Get(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		api, s, first := loadedStore(t, time.Minute)
 		api.set(blockedRotation(release)) // ignores the context
 		time.Sleep(time.Minute)           // fake time: the TTL passes
 
@@ -121,12 +116,7 @@ func TestStorePanickingRefreshKeepsTheSet(t *testing.T) {
 func TestStoreDueGetJoinsAForcedRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
-		first, err := s.Get(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		api, s, first := loadedStore(t, time.Minute)
 		api.set(blockedRotation(release))
 		refreshed := make(chan *Set)
 		go func() {

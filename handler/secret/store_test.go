@@ -110,6 +110,19 @@ func (b *logBuffer) records(t testing.TB, msg string) []map[string]any {
 	return out
 }
 
+// loadedStore returns a store with ttl, logging nowhere, whose first load of testKey has
+// landed, its fake API and the set it loaded.
+func loadedStore(t *testing.T, ttl time.Duration) (*fakeAPI, *Store, *Set) {
+	t.Helper()
+	api := &fakeAPI{answer: serve(secretJSON(testKey))}
+	s := NewStore(api, "payjs-close/test", WithTTL(ttl), WithLogger(slog.New(slog.DiscardHandler)))
+	set, err := s.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api, s, set
+}
+
 // captureLogs returns a logger writing JSON lines to a buffer, and fails
 // the test at its end if any of secrets occurs in what was logged.
 func captureLogs(t *testing.T, secrets ...string) (*slog.Logger, *logBuffer) {
@@ -418,12 +431,7 @@ func TestStoreColdCallersShareOneCall(t *testing.T) {
 func TestStoreRefreshDoesNotHoldUpOthers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		api := &fakeAPI{answer: serve(secretJSON(testKey))}
-		s := NewStore(api, "payjs-close/test", WithTTL(time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
-		first, err := s.Get(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		api, s, first := loadedStore(t, time.Minute)
 		api.set(func(context.Context, int) (*secretsmanager.GetSecretValueOutput, error) {
 			<-release
 			return serve(secretJSON("rotated"))(context.Background(), 0)
